@@ -1,0 +1,137 @@
+//! The command line, with clap's derive: doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tell GitHub to rebuild a site once a push to `main` has landed.
+///
+/// Installed per clone as a git `pre-push` hook. After `git push` exits and the remote
+/// holds the pushed commit, it sends a `repository_dispatch` event to each configured
+/// target repository with a fine-grained token.
+#[derive(Debug, Parser)]
+#[command(name = "git-dispatch", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  git dispatch install                 install the pre-push hook into this clone
+  git dispatch add owner/site          dispatch `update` to owner/site on pushes to main
+  git dispatch login < token.txt       store a fine-grained token
+  git dispatch send --dry-run          show the request, send nothing
+  git dispatch status                  what is pending, failed and delivered";
+
+/// The subcommands; see DESIGN.md's interface section.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install the pre-push hook into this clone (idempotent; keeps a foreign hook).
+    Install {
+        /// Install even where core.hooksPath points outside this repository.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove our hook and restore the one it displaced.
+    Uninstall,
+    /// Add a target repository to dispatch to.
+    #[command(after_help = "Example:\n  git dispatch add owner/site --branch main --event update")]
+    Add(AddArgs),
+    /// Remove a target by name.
+    Remove {
+        /// The target's name (see `git dispatch list`).
+        name: String,
+    },
+    /// List targets and settings, with where each value came from.
+    List,
+    /// Store a token read from standard input, after checking it against the API.
+    #[command(after_help = "Example:\n  git dispatch login < token.txt")]
+    Login {
+        /// The API host the token belongs to (default: the configured API's host).
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Forget the stored token.
+    Logout {
+        /// The API host whose token to forget (default: the configured API's host).
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Dispatch now, for what the remote's branch holds; always sent.
+    #[command(after_help = "Example:\n  git dispatch send site --dry-run")]
+    Send {
+        /// Targets to send to (default: all).
+        names: Vec<String>,
+        /// Print method, URL, headers (token masked) and body; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show pending, failed and recently delivered dispatches.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send what is pending (and what failed) now, ignoring backoff.
+    Retry,
+    /// Forget one pending or failed entry.
+    Drop {
+        /// The entry's id, or a unique prefix of it (see `git dispatch status`).
+        id: String,
+    },
+    /// Check the hook, the configuration and the token.
+    Doctor,
+    /// What the git hook calls; not for direct use.
+    #[command(subcommand, hide = true)]
+    Hook(HookCommand),
+}
+
+/// Arguments of `add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The repository to dispatch to, as owner/repo.
+    pub repository: String,
+    /// The target's name (default: the repository's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The event_type to send (default: update).
+    #[arg(long)]
+    pub event: Option<String>,
+    /// A branch whose pushes fire this target (default: main); may repeat.
+    #[arg(long = "branch")]
+    pub branches: Vec<String>,
+    /// The remote whose pushes count (default: origin).
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// Write to the committed .gitdispatch instead of .git/config.
+    #[arg(long)]
+    pub shared: bool,
+}
+
+/// The hook entry points.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Run as git's pre-push hook: `git-dispatch hook pre-push <remote> <url>`.
+    PrePush {
+        /// The remote's name, or its URL when the push named no remote.
+        remote: String,
+        /// The remote's URL.
+        url: String,
+    },
+    /// The detached waiter: waits for `git push` to exit, confirms, delivers.
+    Wait {
+        /// The `git push` process to wait for.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,464 @@
+//! The user's commands: thin glue between the command line and the modules that do the work.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::AddArgs;
+use crate::config::{self, Config, Target, SHARED_FILE};
+use crate::delivery::{self, Mode};
+use crate::exit::Code;
+use crate::github::{self, Api, Method, PushFacts, Verdict};
+use crate::install;
+use crate::repo::Repo;
+use crate::say;
+use crate::store::{Delivery, Store};
+use crate::token::{self, Token, ENV_TOKEN};
+use crate::waiter;
+
+/// `install [--force]`.
+pub fn install(force: bool) -> Result<Code> {
+    let repo = Repo::discover()?;
+    for line in install::install(&repo, force)? {
+        say::line(&line);
+    }
+    let config = Config::load(&repo)?;
+    if config.targets.is_empty() {
+        say::line("next: `git dispatch add owner/site`, then `git dispatch login` with a fine-grained token");
+    }
+    Ok(Code::Ok)
+}
+
+/// `uninstall`.
+pub fn uninstall() -> Result<Code> {
+    let repo = Repo::discover()?;
+    for line in install::uninstall(&repo)? {
+        say::line(&line);
+    }
+    Ok(Code::Ok)
+}
+
+/// `add <owner/repo> …`: writes `[dispatch "<name>"]` with `git config`.
+pub fn add(args: &AddArgs) -> Result<Code> {
+    let repo = Repo::discover()?;
+    config::validate_repository(&args.repository)?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => args
+            .repository
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+    };
+    config::validate_name(&name)?;
+    if let Some(event) = &args.event {
+        config::validate_event(event)?;
+    }
+    for branch in &args.branches {
+        if branch.is_empty() || branch.starts_with("refs/") || branch.contains(' ') {
+            bail!("--branch {branch:?} should be a branch name like main");
+        }
+    }
+    let file = config_file(&repo, args.shared)?;
+    let existing = Config::load(&repo)?;
+    if existing.target(&name).is_some() || has_section(&file, &name)? {
+        bail!("a target named {name:?} exists already; choose another with --name, or `git dispatch remove {name}` first");
+    }
+    let key = |k: &str| format!("dispatch.{name}.{k}");
+    git_config(&file, &[&key("repository"), &args.repository])?;
+    if let Some(remote) = &args.remote {
+        git_config(&file, &[&key("remote"), remote])?;
+    }
+    for branch in &args.branches {
+        git_config(&file, &["--add", &key("branch"), branch])?;
+    }
+    if let Some(event) = &args.event {
+        git_config(&file, &[&key("event"), event])?;
+    }
+    say::line(&format!(
+        "added target {name} -> {} in {}",
+        args.repository,
+        file.display()
+    ));
+    Ok(Code::Ok)
+}
+
+/// `remove <name>`.
+pub fn remove(name: &str) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let mut removed = false;
+    for shared in [false, true] {
+        let Ok(file) = config_file(&repo, shared) else {
+            continue;
+        };
+        if file.exists() && has_section(&file, name)? {
+            git_config(&file, &["--remove-section", &format!("dispatch.{name}")])?;
+            say::line(&format!("removed target {name} from {}", file.display()));
+            removed = true;
+        }
+    }
+    if !removed {
+        bail!("no target named {name:?}; see `git dispatch list`");
+    }
+    Ok(Code::Ok)
+}
+
+/// `list`: targets and settings, each value with where it came from.
+pub fn list() -> Result<Code> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo)?;
+    let mut out = String::new();
+    if config.targets.is_empty() {
+        out.push_str("no targets; add one with `git dispatch add owner/site`\n");
+    }
+    for t in &config.targets {
+        out.push_str(&format!("target {} -> {}\n", t.name, t.repository.value));
+        let mut row = |key: &str, value: String, origin: &config::Origin| {
+            out.push_str(&format!("  {key:<11} {value:<30} ({origin})\n"));
+        };
+        row(
+            "repository",
+            t.repository.value.clone(),
+            &t.repository.origin,
+        );
+        row("remote", t.remote.value.clone(), &t.remote.origin);
+        row("branch", t.branches.value.join(", "), &t.branches.origin);
+        row("event", t.event.value.clone(), &t.event.origin);
+        if !t.payload.value.is_empty() {
+            row(
+                "payload",
+                serde_json::Value::Object(t.payload.value.clone()).to_string(),
+                &t.payload.origin,
+            );
+        }
+    }
+    let s = &config.settings;
+    out.push_str("settings\n");
+    let mut row = |key: &str, value: String, origin: &config::Origin| {
+        out.push_str(&format!("  {key:<13} {value:<28} ({origin})\n"));
+    };
+    row("when", s.when.value.to_string(), &s.when.origin);
+    row("strict", s.strict.value.to_string(), &s.strict.origin);
+    row("apiUrl", s.api_url.value.clone(), &s.api_url.origin);
+    row("timeout", s.timeout.value.to_string(), &s.timeout.origin);
+    let command = s
+        .token_command
+        .value
+        .clone()
+        .unwrap_or_else(|| "(none)".into());
+    row("tokenCommand", command, &s.token_command.origin);
+    print!("{out}");
+    for warning in &config.warnings {
+        say::line(warning);
+    }
+    Ok(Code::report_if(!config.warnings.is_empty()))
+}
+
+/// `login [--host H]`: reads a token, checks it against the API, stores it 0600.
+pub fn login(host: Option<&str>) -> Result<Code> {
+    let repo = Repo::discover().ok();
+    let config = repo.as_ref().map(Config::load).transpose()?;
+    let api = api_for_host(config.as_ref(), host)?;
+    let raw = token::read_from_stdin()?;
+    let token = Token::new(&raw, "standard input")?;
+    let repos: Vec<&Target> = config
+        .as_ref()
+        .map(|c| c.targets.iter().collect())
+        .unwrap_or_default();
+    let checks: Vec<String> = if repos.is_empty() {
+        vec!["/user".to_string()]
+    } else {
+        repos
+            .iter()
+            .map(|t| format!("/repos/{}", t.repository.value))
+            .collect()
+    };
+    for path in &checks {
+        let answer = api.send(Method::Get, &api.url(path), None, &token);
+        match &answer {
+            Ok(a) if a.status == 200 => {}
+            _ => {
+                let what = path.trim_start_matches("/repos/");
+                let why = match github::judge(&answer, what) {
+                    Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
+                    Verdict::Delivered => "unexpected answer".into(),
+                };
+                bail!("token not stored: checking it with GET {path} failed: {why}");
+            }
+        }
+    }
+    let path = token::store(api.host(), &token)?;
+    say::line(&format!(
+        "token for {} checked and stored in {} (mode 0600)",
+        api.host(),
+        path.display()
+    ));
+    Ok(Code::Ok)
+}
+
+/// `logout [--host H]`.
+pub fn logout(host: Option<&str>) -> Result<Code> {
+    let config = Repo::discover()
+        .ok()
+        .as_ref()
+        .map(Config::load)
+        .transpose()?;
+    let api = api_for_host(config.as_ref(), host)?;
+    if token::forget(api.host())? {
+        say::line(&format!("forgot the token for {}", api.host()));
+    } else {
+        say::line(&format!("no stored token for {}", api.host()));
+    }
+    Ok(Code::Ok)
+}
+
+/// The API for `--host`, or the configured one.
+fn api_for_host(config: Option<&Config>, host: Option<&str>) -> Result<Api> {
+    let (url, timeout) = match config {
+        Some(c) => (c.settings.api_url.value.clone(), c.settings.timeout.value),
+        None => (
+            std::env::var(config::ENV_API_URL).unwrap_or_else(|_| config::DEFAULT_API_URL.into()),
+            config::DEFAULT_TIMEOUT,
+        ),
+    };
+    let configured = Api::new(&url, timeout)?;
+    match host {
+        None => Ok(configured),
+        Some(h) if h.eq_ignore_ascii_case(configured.host()) => Ok(configured),
+        Some(h) if h.starts_with("api.") => Api::new(&format!("https://{h}"), timeout),
+        // GitHub Enterprise Server serves its API below /api/v3.
+        Some(h) => Api::new(&format!("https://{h}/api/v3"), timeout),
+    }
+}
+
+/// `send [<name>…] [--dry-run]`: dispatch now for what the remote's branch holds.
+pub fn send(names: &[String], dry_run: bool) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo)?;
+    for warning in &config.warnings {
+        say::line(warning);
+    }
+    let targets: Vec<&Target> = if names.is_empty() {
+        config.targets.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                config
+                    .target(n)
+                    .with_context(|| format!("no target named {n:?}; see `git dispatch list`"))
+            })
+            .collect::<Result<_>>()?
+    };
+    if targets.is_empty() {
+        bail!("no targets; add one with `git dispatch add owner/site`");
+    }
+    let api = Api::new(
+        &config.settings.api_url.value,
+        config.settings.timeout.value,
+    )?;
+    let mut requests = Vec::new();
+    for target in targets {
+        let branch = &target.branches.value[0];
+        let remote_ref = format!("refs/heads/{branch}");
+        let remote = &target.remote.value;
+        let tracking = repo
+            .tracking_ref_name(remote, &remote_ref)
+            .with_context(|| {
+                format!(
+                    "remote {remote:?} has no fetch refspec for {branch}; check `git remote -v`"
+                )
+            })?;
+        let sha = repo.ref_sha(&tracking)?.with_context(|| {
+            format!("{tracking} does not exist; run `git fetch {remote}` (or push {branch}) first")
+        })?;
+        let url = repo.remote_url(remote).unwrap_or_default();
+        let facts = PushFacts {
+            remote_ref: &remote_ref,
+            sha: &sha,
+            before: "0000000000000000000000000000000000000000",
+            repository: &crate::redact::repository_name(&url),
+        };
+        let (body, warnings) =
+            github::dispatch_body(&target.event.value, &facts, &target.payload.value)?;
+        for warning in warnings {
+            say::line(&format!("target {}: {warning}", target.name));
+        }
+        requests.push((target, remote_ref, sha, body));
+    }
+    if dry_run {
+        for (target, _, _, body) in &requests {
+            let url = api.dispatch_url(&target.repository.value);
+            println!("{}", github::render(Method::Post, &url, Some(body)));
+        }
+        return Ok(Code::Ok);
+    }
+    let store = Store::new(repo.common_dir());
+    let results: Vec<(String, Verdict)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|(target, remote_ref, sha, body)| {
+                let (api, settings, store) = (&api, &config.settings, &store);
+                scope.spawn(move || {
+                    let repository = &target.repository.value;
+                    let verdict = match token::find(settings, api.host(), target.owner()) {
+                        Ok(token) => {
+                            let answer = api.send(
+                                Method::Post,
+                                &api.dispatch_url(repository),
+                                Some(body),
+                                &token,
+                            );
+                            github::judge(&answer, repository)
+                        }
+                        Err(err) => Verdict::Refused {
+                            reason: format!("{err:#}"),
+                        },
+                    };
+                    if verdict == Verdict::Delivered {
+                        let _ = store.record_delivery(Delivery {
+                            id: "send".into(),
+                            target: target.name.clone(),
+                            repository: repository.clone(),
+                            remote_ref: remote_ref.clone(),
+                            sha: sha.clone(),
+                            delivered: crate::store::now(),
+                        });
+                    }
+                    let short = &sha[..7];
+                    let line = match &verdict {
+                        Verdict::Delivered => format!(
+                            "dispatched to {repository} ({} {short})",
+                            target.branches.value[0]
+                        ),
+                        Verdict::Later { reason, .. } | Verdict::Refused { reason } => {
+                            format!("dispatch to {repository} failed: {reason}")
+                        }
+                    };
+                    (line, verdict)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("send thread"))
+            .collect()
+    });
+    let mut failed = false;
+    for (line, verdict) in results {
+        failed |= verdict != Verdict::Delivered;
+        say::line(&line);
+    }
+    Ok(Code::report_if(failed))
+}
+
+/// `retry`: confirm what can be, then send everything pending or failed, now.
+pub fn retry() -> Result<Code> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo)?;
+    let store = Store::new(repo.common_dir());
+    waiter::confirm_pending(&repo, &store)?;
+    let entries = store.entries()?;
+    if entries.is_empty() {
+        say::line("nothing to retry");
+        return Ok(Code::Ok);
+    }
+    let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::All);
+    let mut problem = false;
+    for outcome in &outcomes {
+        problem |= outcome.verdict != Verdict::Delivered;
+        say::line(&delivery::describe(outcome));
+    }
+    let waiting = store
+        .entries()?
+        .iter()
+        .filter(|e| e.state == crate::store::State::AwaitingPush)
+        .count();
+    if waiting > 0 {
+        say::line(&format!("{waiting} push(es) not confirmed yet (still running, or the remote could not be asked); see `git dispatch status`"));
+        problem = true;
+    }
+    Ok(Code::report_if(problem))
+}
+
+/// `drop <id>`: forget one entry (a unique prefix of its id will do).
+pub fn drop(id: &str) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let store = Store::new(repo.common_dir());
+    let entries = store.entries()?;
+    let matching: Vec<_> = entries
+        .iter()
+        .filter(|e| !id.is_empty() && e.id.starts_with(id))
+        .collect();
+    let entry = match matching.as_slice() {
+        [one] => *one,
+        [] => bail!("no pending or failed entry {id:?}; see `git dispatch status`"),
+        _ => bail!(
+            "{id:?} matches {} entries; give more of the id",
+            matching.len()
+        ),
+    };
+    let _lock = store.lock_target(&entry.target)?;
+    store.remove(&entry.id)?;
+    store.log("dropped", Some(entry), "dropped by the user");
+    say::line(&format!(
+        "dropped {} ({} {} {})",
+        entry.id,
+        entry.repository,
+        entry.branch(),
+        entry.short_sha()
+    ));
+    Ok(Code::Ok)
+}
+
+/// The config file `add` and `remove` write: `.git/config`, or `.gitdispatch` with `--shared`.
+fn config_file(repo: &Repo, shared: bool) -> Result<PathBuf> {
+    if !shared {
+        return Ok(repo.local_config_path());
+    }
+    let top = repo
+        .workdir()
+        .context("--shared needs a work tree (this repository is bare)")?;
+    Ok(top.join(SHARED_FILE))
+}
+
+fn has_section(file: &Path, name: &str) -> Result<bool> {
+    if !file.exists() {
+        return Ok(false);
+    }
+    let parsed =
+        gix::config::File::from_path_no_includes(file.to_path_buf(), gix::config::Source::Local)
+            .with_context(|| format!("reading {}", file.display()))?;
+    let found = parsed
+        .sections_by_name("dispatch")
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s.header()
+                .subsection_name()
+                .is_some_and(|n| n == name.as_bytes())
+        });
+    Ok(found)
+}
+
+/// `git config --file <file> <args…>`: git writes config (locking, quoting) as it does for itself.
+fn git_config(file: &Path, args: &[&str]) -> Result<()> {
+    let output = Command::new("git")
+        .arg("config")
+        .arg("--file")
+        .arg(file)
+        .args(args)
+        .env_remove(ENV_TOKEN)
+        .output()
+        .context("running git config")?;
+    if !output.status.success() {
+        bail!(
+            "git config {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,572 @@
+//! Targets (`[dispatch "<name>"]`) and settings (`[dispatch]`), each key beside its default.
+//!
+//! Targets come from the clone's own config and the committed `.gitdispatch` only: in
+//! global or system config they would fire in every repository. Settings come from every
+//! source git reads except `.gitdispatch`, which a pull request can change: a setting there
+//! could send the token elsewhere or run a command, so it is ignored with a warning.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use gix::bstr::ByteSlice;
+use gix::config::Source;
+use serde_json::{Map, Value};
+
+use crate::repo::Repo;
+
+/// The committed file of shared targets, at the top of the work tree.
+pub const SHARED_FILE: &str = ".gitdispatch";
+
+/// `dispatch.<name>.remote`: which remote's pushes count.
+pub const DEFAULT_REMOTE: &str = "origin";
+/// `dispatch.<name>.branch`: which branches fire (may repeat).
+pub const DEFAULT_BRANCH: &str = "main";
+/// `dispatch.<name>.event`: the event_type sent.
+pub const DEFAULT_EVENT: &str = "update";
+/// `dispatch.apiUrl`: GitHub's REST API (Enterprise: `https://HOST/api/v3`).
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// `dispatch.timeout`: seconds per request.
+pub const DEFAULT_TIMEOUT: u64 = 10;
+/// `dispatch.when`: after the push lands (default) or from the pre-push hook itself.
+pub const DEFAULT_WHEN: When = When::AfterPush;
+/// GitHub's limits on a dispatch: event_type length, client_payload keys, body size.
+pub const MAX_EVENT_LEN: usize = 100;
+/// At most this many top-level keys in `client_payload`.
+pub const MAX_PAYLOAD_KEYS: usize = 10;
+/// At most this many bytes in the request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The fields we put in `client_payload` ourselves.
+pub const OWN_PAYLOAD_KEYS: [&str; 4] = ["ref", "sha", "before", "repository"];
+
+/// Overrides `dispatch.apiUrl`; the one way for tests to reach a loopback fake.
+pub const ENV_API_URL: &str = "GIT_DISPATCH_API_URL";
+
+/// When the dispatch is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// From the detached waiter, once the push has landed.
+    AfterPush,
+    /// From the pre-push hook, before the remote has the commits.
+    PrePush,
+}
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            When::AfterPush => "after-push",
+            When::PrePush => "pre-push",
+        })
+    }
+}
+
+/// Where a value came from, for `list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Nobody set it.
+    Default,
+    /// A config file git reads (`.git/config`, `~/.gitconfig`, …).
+    File(PathBuf),
+    /// The committed `.gitdispatch`.
+    Shared,
+    /// An environment variable.
+    Env(&'static str),
+    /// `git -c` or `GIT_CONFIG_*` variables.
+    CommandLine,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Shared => f.write_str(SHARED_FILE),
+            Origin::Env(var) => write!(f, "${var}"),
+            Origin::CommandLine => f.write_str("command line"),
+        }
+    }
+}
+
+/// A value with where it came from.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    /// The value in force.
+    pub value: T,
+    /// Where it was set.
+    pub origin: Origin,
+}
+
+impl<T> Sourced<T> {
+    fn default(value: T) -> Self {
+        Sourced {
+            value,
+            origin: Origin::Default,
+        }
+    }
+}
+
+/// A repository to dispatch to, and which pushes fire it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The `<name>` in `[dispatch "<name>"]`.
+    pub name: String,
+    /// `owner/repo`.
+    pub repository: Sourced<String>,
+    /// The remote whose pushes count.
+    pub remote: Sourced<String>,
+    /// Branches whose pushes fire.
+    pub branches: Sourced<Vec<String>>,
+    /// The event_type.
+    pub event: Sourced<String>,
+    /// Extra `client_payload` fields.
+    pub payload: Sourced<Map<String, Value>>,
+}
+
+impl Target {
+    /// The owner part of `owner/repo`.
+    pub fn owner(&self) -> &str {
+        self.repository.value.split('/').next().unwrap_or_default()
+    }
+
+    /// Whether a push of `remote_ref` to `remote` fires this target.
+    pub fn fires_for(&self, remote: &str, remote_ref: &str) -> bool {
+        remote == self.remote.value
+            && remote_ref
+                .strip_prefix("refs/heads/")
+                .is_some_and(|b| self.branches.value.iter().any(|x| x == b))
+    }
+}
+
+/// The `[dispatch]` settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `dispatch.when`.
+    pub when: Sourced<When>,
+    /// `dispatch.strict` (pre-push mode only): a failed dispatch fails the push.
+    pub strict: Sourced<bool>,
+    /// `dispatch.apiUrl`, or `$GIT_DISPATCH_API_URL`; no trailing slash.
+    pub api_url: Sourced<String>,
+    /// `dispatch.tokenCommand`.
+    pub token_command: Sourced<Option<String>>,
+    /// `dispatch.timeout` in seconds.
+    pub timeout: Sourced<u64>,
+}
+
+/// Everything read from config: valid targets, settings, and what was wrong.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Valid targets, in the order they were defined.
+    pub targets: Vec<Target>,
+    /// Settings in force.
+    pub settings: Settings,
+    /// One line each: invalid targets skipped, `.gitdispatch` settings ignored.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads targets and settings for `repo`.
+    pub fn load(repo: &Repo) -> Result<Config> {
+        let snapshot = repo.config();
+        let file = snapshot.plumbing();
+        let mut warnings = Vec::new();
+
+        let mut raw: Vec<RawTarget> = Vec::new();
+        let shared_path = repo.workdir().map(|w| w.join(SHARED_FILE));
+        if let Some(path) = shared_path.as_deref().filter(|p| p.is_file()) {
+            read_shared(path, &mut raw, &mut warnings);
+        }
+        for section in file.sections_by_name("dispatch").into_iter().flatten() {
+            let Some(name) = section.header().subsection_name() else {
+                continue;
+            };
+            let meta = section.meta();
+            if !matches!(meta.source, Source::Local | Source::Worktree) {
+                continue;
+            }
+            let origin = meta.path.clone().map_or(Origin::CommandLine, Origin::File);
+            merge_section(&mut raw, &name.to_str_lossy(), &section.body(), origin);
+        }
+
+        let mut targets = Vec::new();
+        for target in raw {
+            match target.validate() {
+                Ok(t) => targets.push(t),
+                Err(err) => warnings.push(format!("target {:?} skipped: {err:#}", target.name)),
+            }
+        }
+        let settings = read_settings(file, &mut warnings)?;
+        Ok(Config {
+            targets,
+            settings,
+            warnings,
+        })
+    }
+
+    /// The target called `name`.
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+/// One target's keys as found, before validation.
+#[derive(Debug, Default)]
+struct RawTarget {
+    name: String,
+    keys: Vec<(String, Vec<String>, Origin)>,
+}
+
+impl RawTarget {
+    fn get(&self, key: &str) -> Option<(&Vec<String>, &Origin)> {
+        self.keys
+            .iter()
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v, o)| (v, o))
+    }
+
+    fn last(&self, key: &str) -> Option<Sourced<String>> {
+        let (values, origin) = self.get(key)?;
+        values.last().map(|v| Sourced {
+            value: v.clone(),
+            origin: origin.clone(),
+        })
+    }
+
+    fn validate(&self) -> Result<Target> {
+        validate_name(&self.name)?;
+        let Some(repository) = self.last("repository") else {
+            bail!(
+                "no repository; set it with `git config dispatch.{}.repository owner/repo`",
+                self.name
+            );
+        };
+        validate_repository(&repository.value)?;
+        let remote = self
+            .last("remote")
+            .unwrap_or_else(|| Sourced::default(DEFAULT_REMOTE.into()));
+        let branches = match self.get("branch") {
+            Some((values, origin)) if !values.is_empty() => Sourced {
+                value: values.clone(),
+                origin: origin.clone(),
+            },
+            _ => Sourced::default(vec![DEFAULT_BRANCH.into()]),
+        };
+        let event = self
+            .last("event")
+            .unwrap_or_else(|| Sourced::default(DEFAULT_EVENT.into()));
+        validate_event(&event.value)?;
+        let payload = match self.last("payload") {
+            Some(p) => Sourced {
+                value: parse_payload(&p.value)?,
+                origin: p.origin,
+            },
+            None => Sourced::default(Map::new()),
+        };
+        Ok(Target {
+            name: self.name.clone(),
+            repository,
+            remote,
+            branches,
+            event,
+            payload,
+        })
+    }
+}
+
+/// Adds a section's keys to the target of that name; later sources override earlier ones
+/// key by key (a multi-valued key is replaced whole).
+fn merge_section(
+    raw: &mut Vec<RawTarget>,
+    name: &str,
+    body: &gix::config::file::section::BodyRef<'_>,
+    origin: Origin,
+) {
+    let index = match raw.iter().position(|t| t.name == name) {
+        Some(i) => i,
+        None => {
+            raw.push(RawTarget {
+                name: name.to_string(),
+                keys: Vec::new(),
+            });
+            raw.len() - 1
+        }
+    };
+    let target = &mut raw[index];
+    let mut names: Vec<String> = body.value_names().map(|n| n.to_ascii_lowercase()).collect();
+    names.dedup();
+    for key in names {
+        let values: Vec<String> = body
+            .values(&key)
+            .iter()
+            .map(|v| v.to_str_lossy().into_owned())
+            .collect();
+        // Within one target, several sections in the same source add up (git's multivars).
+        match target.keys.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, existing, o)) if *o == origin => existing.extend(values),
+            Some(slot) => *slot = (key, values, origin.clone()),
+            None => target.keys.push((key, values, origin.clone())),
+        }
+    }
+}
+
+fn read_shared(path: &Path, raw: &mut Vec<RawTarget>, warnings: &mut Vec<String>) {
+    let file = match gix::config::File::from_path_no_includes(path.to_path_buf(), Source::Local) {
+        Ok(file) => file,
+        Err(err) => {
+            warnings.push(format!(
+                "{SHARED_FILE} ignored: {err}; fix its syntax (it is git config syntax)"
+            ));
+            return;
+        }
+    };
+    for section in file.sections_by_name("dispatch").into_iter().flatten() {
+        match section.header().subsection_name() {
+            Some(name) => merge_section(raw, &name.to_str_lossy(), &section.body(), Origin::Shared),
+            None => {
+                for key in section.body().value_names() {
+                    warnings.push(format!(
+                        "dispatch.{key} in {SHARED_FILE} ignored: a committed file may define \
+                         targets only; set it with `git config dispatch.{key} …`"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result<Settings> {
+    let find = |key: &str| -> Option<Sourced<String>> {
+        let mut found = None;
+        for section in file.sections_by_name("dispatch").into_iter().flatten() {
+            if section.header().subsection_name().is_some() {
+                continue;
+            }
+            if let Some(v) = section.body().values(key).last() {
+                let meta = section.meta();
+                let origin = match (&meta.path, meta.source) {
+                    (Some(path), _) => Origin::File(path.clone()),
+                    (None, _) => Origin::CommandLine,
+                };
+                found = Some(Sourced {
+                    value: v.to_str_lossy().into_owned(),
+                    origin,
+                });
+            }
+        }
+        found
+    };
+    let mut warn_bad = |key: &str, value: &str, want: &str| {
+        warnings.push(format!(
+            "dispatch.{key} = {value:?} is not {want}; using the default (fix it with `git config dispatch.{key} …`)"
+        ))
+    };
+
+    let when = match find("when") {
+        Some(s) => match s.value.as_str() {
+            "after-push" => Sourced {
+                value: When::AfterPush,
+                origin: s.origin,
+            },
+            "pre-push" => Sourced {
+                value: When::PrePush,
+                origin: s.origin,
+            },
+            other => {
+                warn_bad("when", other, "after-push or pre-push");
+                Sourced::default(DEFAULT_WHEN)
+            }
+        },
+        None => Sourced::default(DEFAULT_WHEN),
+    };
+    let strict = match find("strict") {
+        Some(s) => match parse_bool(&s.value) {
+            Some(b) => Sourced {
+                value: b,
+                origin: s.origin,
+            },
+            None => {
+                warn_bad("strict", &s.value, "true or false");
+                Sourced::default(false)
+            }
+        },
+        None => Sourced::default(false),
+    };
+    let api_url = match std::env::var(ENV_API_URL) {
+        Ok(url) if !url.is_empty() => Sourced {
+            value: url,
+            origin: Origin::Env(ENV_API_URL),
+        },
+        _ => find("apiUrl").unwrap_or_else(|| Sourced::default(DEFAULT_API_URL.into())),
+    };
+    let api_url = Sourced {
+        value: api_url.value.trim_end_matches('/').to_string(),
+        origin: api_url.origin,
+    };
+    let token_command = match find("tokenCommand") {
+        Some(s) if !s.value.trim().is_empty() => Sourced {
+            value: Some(s.value),
+            origin: s.origin,
+        },
+        _ => Sourced::default(None),
+    };
+    let timeout = match find("timeout") {
+        Some(s) => match s.value.trim().parse::<u64>() {
+            Ok(n) if (1..=600).contains(&n) => Sourced {
+                value: n,
+                origin: s.origin,
+            },
+            _ => {
+                warn_bad(
+                    "timeout",
+                    &s.value,
+                    "a whole number of seconds from 1 to 600",
+                );
+                Sourced::default(DEFAULT_TIMEOUT)
+            }
+        },
+        None => Sourced::default(DEFAULT_TIMEOUT),
+    };
+    Ok(Settings {
+        when,
+        strict,
+        api_url,
+        token_command,
+        timeout,
+    })
+}
+
+/// Git's boolean spellings.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" | "" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A target name must be usable as a git config subsection and a file name.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !ok {
+        bail!("target name {name:?} must be letters, digits, '-', '_' or '.'; pick another with --name");
+    }
+    Ok(())
+}
+
+/// `owner/repo` as GitHub allows them.
+pub fn validate_repository(repository: &str) -> Result<()> {
+    let fix = "give it as owner/repo, like octo-org/site";
+    let Some((owner, name)) = repository.split_once('/') else {
+        bail!("{repository:?} is not owner/repo; {fix}");
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-');
+    let name_ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name != "."
+        && name != "..";
+    if !owner_ok || !name_ok {
+        bail!("{repository:?} is not a valid GitHub owner/repo; {fix}");
+    }
+    Ok(())
+}
+
+/// An event_type GitHub accepts: 1 to 100 characters.
+pub fn validate_event(event: &str) -> Result<()> {
+    let len = event.chars().count();
+    if !(1..=MAX_EVENT_LEN).contains(&len) {
+        bail!("event {event:?} has {len} characters; GitHub takes 1 to {MAX_EVENT_LEN}");
+    }
+    Ok(())
+}
+
+/// `payload` must be a JSON object that, with our own fields, stays within 10 keys.
+pub fn parse_payload(text: &str) -> Result<Map<String, Value>> {
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        anyhow::anyhow!(
+            "payload is not valid JSON ({err}); give a JSON object like {{\"site\":\"blog\"}}"
+        )
+    })?;
+    let Value::Object(map) = value else {
+        bail!("payload must be a JSON object like {{\"site\":\"blog\"}}, not {text}");
+    };
+    let extra = map
+        .keys()
+        .filter(|k| !OWN_PAYLOAD_KEYS.contains(&k.as_str()))
+        .count();
+    if extra + OWN_PAYLOAD_KEYS.len() > MAX_PAYLOAD_KEYS {
+        bail!(
+            "payload has {extra} fields; with git-dispatch's {} that passes GitHub's limit of {MAX_PAYLOAD_KEYS} top-level keys; drop some",
+            OWN_PAYLOAD_KEYS.len()
+        );
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories() {
+        assert!(validate_repository("octo-org/site").is_ok());
+        assert!(validate_repository("o/my.site_2").is_ok());
+        for bad in [
+            "nope", "a/b/c", "/x", "x/", "-o/x", "o/..", "o w/x", "o/x y",
+        ] {
+            let err = validate_repository(bad).unwrap_err().to_string();
+            assert!(err.contains("owner/repo"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn events() {
+        assert!(validate_event("update").is_ok());
+        assert!(validate_event(&"x".repeat(100)).is_ok());
+        assert!(validate_event("").is_err());
+        assert!(validate_event(&"x".repeat(101))
+            .unwrap_err()
+            .to_string()
+            .contains("1 to 100"));
+    }
+
+    #[test]
+    fn payloads() {
+        assert_eq!(parse_payload(r#"{"site":"blog"}"#).unwrap().len(), 1);
+        assert!(parse_payload("[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("JSON object"));
+        assert!(parse_payload("{")
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
+        let seven: String = (0..7)
+            .map(|i| format!("\"k{i}\":1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(parse_payload(&format!("{{{seven}}}"))
+            .unwrap_err()
+            .to_string()
+            .contains("10"));
+        let six: String = (0..6)
+            .map(|i| format!("\"k{i}\":1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(parse_payload(&format!("{{{six}}}")).is_ok());
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,526 @@
+//! GitHub's REST API: the dispatch request, sending it safely, and reading the answer.
+//!
+//! Three of minreq's defaults are wrong for a tool holding a token, and each is overridden
+//! here: redirects are never followed (minreq keeps every header, so the token would reach
+//! the redirect's host), the TLS provider is ring (installed in `lib.rs`), and proxies come
+//! from our own reading of `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value};
+
+use crate::config::{MAX_BODY_BYTES, MAX_PAYLOAD_KEYS, OWN_PAYLOAD_KEYS};
+use crate::token::Token;
+
+/// GitHub's media type and API version, sent with every request.
+const ACCEPT: &str = "application/vnd.github+json";
+const API_VERSION: &str = "2022-11-28";
+/// How much of a response body we read; GitHub's error bodies are small.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// The user agent GitHub requires, naming us and our version.
+pub fn user_agent() -> String {
+    format!("git-dispatch/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An API endpoint (`https://api.github.com`, `https://HOST/api/v3`, a loopback fake).
+#[derive(Clone, Debug)]
+pub struct Api {
+    base: String,
+    host: String,
+    timeout: u64,
+}
+
+impl Api {
+    /// Checks `base`: https anywhere, plain http only to loopback.
+    pub fn new(base: &str, timeout: u64) -> Result<Api> {
+        let base = base.trim_end_matches('/');
+        let (scheme, rest) = base
+            .split_once("://")
+            .with_context(|| format!("API URL {base:?} has no scheme; use https://HOST/…"))?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            bail!("API URL must not carry user info; give the token with `git dispatch login`");
+        }
+        let host = authority.to_ascii_lowercase();
+        match scheme {
+            "https" => {}
+            "http" if is_loopback(&host) => {}
+            "http" => bail!(
+                "refusing plain http:// to {host}: the token would cross the network unencrypted; use https://"
+            ),
+            other => bail!("API URL scheme {other:?} is not https"),
+        }
+        if host.is_empty() {
+            bail!("API URL {base:?} has no host");
+        }
+        Ok(Api {
+            base: base.to_string(),
+            host,
+            timeout,
+        })
+    }
+
+    /// `host[:port]`, the key a stored token is filed under.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `{api}/repos/{owner}/{repo}/dispatches`.
+    pub fn dispatch_url(&self, repository: &str) -> String {
+        format!("{}/repos/{repository}/dispatches", self.base)
+    }
+
+    /// `{api}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request and reads the answer (bounded). `Err` is a transport failure.
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&str>,
+        token: &Token,
+    ) -> Result<Answer, String> {
+        install_crypto_provider();
+        let minreq_method = match method {
+            Method::Get => minreq::Method::Get,
+            Method::Post => minreq::Method::Post,
+        };
+        let mut request = minreq::Request::new(minreq_method, url)
+            .with_timeout(self.timeout)
+            .with_follow_redirects(false);
+        for (name, value) in headers(body.is_some(), token.expose()) {
+            request = request.with_header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.with_body(body.as_bytes().to_vec());
+        }
+        if let Some(proxy) = proxy_for(url) {
+            let proxy = minreq::Proxy::new(&proxy)
+                .map_err(|err| format!("proxy {}: {err}", crate::redact::url(&proxy)))?;
+            request = request.with_proxy(proxy);
+        }
+        let mut response = request
+            .send_lazy()
+            .map_err(|err| crate::redact::line(&err.to_string()))?;
+        let mut raw = Vec::new();
+        (&mut response)
+            .take(MAX_RESPONSE_BYTES)
+            .read_to_end(&mut raw)
+            .map_err(|err| format!("reading the answer: {err}"))?;
+        Ok(Answer {
+            status: response.status_code,
+            headers: response
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body: String::from_utf8_lossy(&raw).into_owned(),
+        })
+    }
+}
+
+/// Makes ring rustls's process-wide provider. minreq's rustls also compiles aws-lc, whose
+/// entropy seeding cost 44-62 ms on each process's first TLS use; ring costs about 4 ms.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The HTTP methods we use.
+#[derive(Clone, Copy, Debug)]
+pub enum Method {
+    /// GET, for checks.
+    Get,
+    /// POST, for dispatches.
+    Post,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// The headers GitHub expects, in the order DESIGN.md shows them.
+fn headers(with_body: bool, token: &str) -> Vec<(&'static str, String)> {
+    let mut list = vec![
+        ("Accept", ACCEPT.to_string()),
+        ("Authorization", format!("Bearer {token}")),
+        ("X-GitHub-Api-Version", API_VERSION.to_string()),
+        ("User-Agent", user_agent()),
+    ];
+    if with_body {
+        list.push(("Content-Type", "application/json".to_string()));
+    }
+    list
+}
+
+/// The request as text, token masked, for `send --dry-run`.
+pub fn render(method: Method, url: &str, body: Option<&str>) -> String {
+    let mut out = format!("{} {url}\n", method.as_str());
+    for (name, value) in headers(body.is_some(), "") {
+        let value = if name == "Authorization" {
+            "Bearer ******** (masked)".to_string()
+        } else {
+            value
+        };
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    if let Some(body) = body {
+        out.push('\n');
+        out.push_str(body);
+        out.push('\n');
+    }
+    out
+}
+
+/// An HTTP answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body, read up to a bound.
+    pub body: String,
+}
+
+impl Answer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// GitHub's `message` from a JSON error body, else the start of the body.
+    pub fn message(&self) -> String {
+        let parsed = serde_json::from_str::<Value>(&self.body).ok();
+        match parsed
+            .as_ref()
+            .and_then(|v| v.get("message"))
+            .and_then(Value::as_str)
+        {
+            Some(m) => m.to_string(),
+            None => {
+                let text: String = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = text.chars().take(80).collect();
+                if short.is_empty() {
+                    "no message".into()
+                } else {
+                    short
+                }
+            }
+        }
+    }
+}
+
+/// What to do after a send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// GitHub took it.
+    Delivered,
+    /// May work later (network, timeout, 5xx, rate limit); `after` seconds if GitHub said.
+    Later {
+        /// Why, in words.
+        reason: String,
+        /// GitHub's `retry-after` or rate-limit reset, in seconds from now.
+        after: Option<u64>,
+    },
+    /// Refused for good; the reason names the fix.
+    Refused {
+        /// Why, and what to do.
+        reason: String,
+    },
+}
+
+/// Classifies a dispatch answer as GitHub documents it.
+pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(err) => {
+            return Verdict::Later {
+                reason: format!("network: {err}"),
+                after: None,
+            }
+        }
+    };
+    let status = answer.status;
+    let message = answer.message();
+    if (200..300).contains(&status) {
+        return Verdict::Delivered;
+    }
+    if let Some(after) = rate_limit_wait(answer) {
+        return Verdict::Later {
+            reason: format!("rate limited by GitHub ({status}); waiting {after}s"),
+            after: Some(after),
+        };
+    }
+    let refused = |reason: String| Verdict::Refused { reason };
+    match status {
+        301 | 302 | 307 | 308 => refused(format!(
+            "{status} redirect to {} not followed (the token goes only to its API host); \
+             check the repository name and dispatch.apiUrl",
+            crate::redact::url(answer.header("location").unwrap_or("?"))
+        )),
+        401 => refused(format!(
+            "401 {message}: the token is wrong, expired or revoked; make a new one and run `git dispatch login`"
+        )),
+        403 => {
+            let mut reason = format!("403 {message}: the token may not dispatch to {repository}");
+            if let Some(needed) = answer.header("x-accepted-github-permissions") {
+                reason.push_str(&format!("; it needs {needed}"));
+            } else {
+                reason.push_str("; give it Contents: read and write on that repository");
+            }
+            if answer.header("x-github-sso").is_some() {
+                reason.push_str("; authorise it for the organisation's SSO");
+            }
+            refused(reason)
+        }
+        404 => refused(format!(
+            "404 {message}: {repository} does not exist or the token cannot see it; check the name, \
+             and that the fine-grained token's resource owner and selected repositories include it \
+             with Contents: read and write"
+        )),
+        422 => refused(format!("422 {message}: GitHub refused the request; fix the target's settings")),
+        408 | 429 | 500..=599 => Verdict::Later {
+            reason: format!("{status} {message} from GitHub"),
+            after: None,
+        },
+        _ => refused(format!("{status} {message}: unexpected answer from GitHub")),
+    }
+}
+
+/// Seconds GitHub asks us to wait, when the answer is a rate limit.
+fn rate_limit_wait(answer: &Answer) -> Option<u64> {
+    if !matches!(answer.status, 403 | 429) {
+        return None;
+    }
+    if let Some(after) = answer
+        .header("retry-after")
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(after);
+    }
+    if answer.header("x-ratelimit-remaining").map(str::trim) == Some("0") {
+        let reset: u64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
+        return Some(reset.saturating_sub(crate::store::now()).max(1));
+    }
+    (answer.status == 429).then_some(60)
+}
+
+/// The push's facts that go into `client_payload`.
+pub struct PushFacts<'a> {
+    /// `refs/heads/main`.
+    pub remote_ref: &'a str,
+    /// The new sha.
+    pub sha: &'a str,
+    /// The old sha.
+    pub before: &'a str,
+    /// The content repository, `owner/name`, with no credentials.
+    pub repository: &'a str,
+}
+
+/// The `repository_dispatch` body. Our fields win over the user's `payload` on a clash;
+/// each clash is returned as a warning.
+pub fn dispatch_body(
+    event: &str,
+    push: &PushFacts<'_>,
+    extra: &Map<String, Value>,
+) -> Result<(String, Vec<String>)> {
+    let mut payload = Map::new();
+    let mut warnings = Vec::new();
+    for (key, value) in extra {
+        if OWN_PAYLOAD_KEYS.contains(&key.as_str()) {
+            warnings.push(format!(
+                "payload field {key:?} is git-dispatch's own and was replaced; rename it"
+            ));
+        } else {
+            payload.insert(key.clone(), value.clone());
+        }
+    }
+    let total = payload.len() + OWN_PAYLOAD_KEYS.len();
+    if total > MAX_PAYLOAD_KEYS {
+        bail!("client_payload would have {total} keys; GitHub takes at most {MAX_PAYLOAD_KEYS}; drop some payload fields");
+    }
+    // Written by hand so the fields keep DESIGN.md's order (serde_json's Map sorts keys).
+    let quote = |s: &str| Value::from(s).to_string();
+    let mut fields = vec![
+        format!("\"ref\":{}", quote(push.remote_ref)),
+        format!("\"sha\":{}", quote(push.sha)),
+        format!("\"before\":{}", quote(push.before)),
+        format!("\"repository\":{}", quote(push.repository)),
+    ];
+    for (key, value) in &payload {
+        fields.push(format!("{}:{value}", quote(key)));
+    }
+    let body = format!(
+        "{{\"event_type\":{},\"client_payload\":{{{}}}}}",
+        quote(event),
+        fields.join(",")
+    );
+    if body.len() > MAX_BODY_BYTES {
+        bail!("the request body would be {} bytes; GitHub takes at most {MAX_BODY_BYTES}; shrink the payload", body.len());
+    }
+    Ok((body, warnings))
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The proxy for `url` from the environment, as curl reads it: `https_proxy`/`HTTPS_PROXY`
+/// then `all_proxy`/`ALL_PROXY` for https; `NO_PROXY` hosts (and loopback) go direct.
+fn proxy_for(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .to_ascii_lowercase();
+    if is_loopback(authority) {
+        return None;
+    }
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    if let Some(no_proxy) = var(&["no_proxy", "NO_PROXY"]) {
+        for pattern in no_proxy.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+            let pattern = pattern.trim_start_matches('*').trim_start_matches('.');
+            if pattern.is_empty() {
+                continue;
+            }
+            if no_proxy.trim() == "*" || host == pattern || host.ends_with(&format!(".{pattern}")) {
+                return None;
+            }
+        }
+        if no_proxy.trim() == "*" {
+            return None;
+        }
+    }
+    var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
+        Ok(Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn refuses_plain_http_off_loopback() {
+        assert!(Api::new("http://127.0.0.1:8080", 10).is_ok());
+        assert!(Api::new("http://[::1]:8080/", 10).is_ok());
+        assert!(Api::new("https://ghe.example.com/api/v3", 10).is_ok());
+        let err = Api::new("http://example.com", 10).unwrap_err().to_string();
+        assert!(err.contains("https://"), "{err}");
+        assert!(Api::new("https://u:p@example.com", 10).is_err());
+    }
+
+    #[test]
+    fn classifies_answers() {
+        assert_eq!(judge(&answer(204, &[], ""), "o/r"), Verdict::Delivered);
+        assert!(matches!(
+            judge(&Err("refused".into()), "o/r"),
+            Verdict::Later { .. }
+        ));
+        assert!(matches!(
+            judge(&answer(502, &[], ""), "o/r"),
+            Verdict::Later { after: None, .. }
+        ));
+        assert!(matches!(
+            judge(&answer(403, &[("retry-after", "30")], ""), "o/r"),
+            Verdict::Later {
+                after: Some(30),
+                ..
+            }
+        ));
+        let Verdict::Refused { reason } =
+            judge(&answer(401, &[], r#"{"message":"Bad credentials"}"#), "o/r")
+        else {
+            panic!()
+        };
+        assert!(reason.contains("Bad credentials") && reason.contains("git dispatch login"));
+        let Verdict::Refused { reason } = judge(
+            &answer(
+                403,
+                &[("x-accepted-github-permissions", "contents=write")],
+                "",
+            ),
+            "o/r",
+        ) else {
+            panic!()
+        };
+        assert!(reason.contains("contents=write"));
+        let Verdict::Refused { reason } = judge(&answer(404, &[], ""), "o/r") else {
+            panic!()
+        };
+        assert!(reason.contains("o/r"));
+    }
+
+    #[test]
+    fn our_payload_fields_win() {
+        let push = PushFacts {
+            remote_ref: "refs/heads/main",
+            sha: "a",
+            before: "b",
+            repository: "o/c",
+        };
+        let extra =
+            serde_json::from_str::<Map<String, Value>>(r#"{"sha":"x","site":"blog"}"#).unwrap();
+        let (body, warnings) = dispatch_body("update", &push, &extra).unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["client_payload"]["sha"], "a");
+        assert_eq!(v["client_payload"]["site"], "blog");
+        assert_eq!(warnings.len(), 1);
+        assert!(body.starts_with(r#"{"event_type":"update","client_payload":{"ref":"refs/heads/main","sha":"a","before":"b","repository":"o/c","#));
+    }
+
+    #[test]
+    fn dry_run_masks_the_token() {
+        let text = render(
+            Method::Post,
+            "https://api.github.com/repos/o/r/dispatches",
+            Some("{}"),
+        );
+        assert!(text.starts_with("POST https://api.github.com/repos/o/r/dispatches\n"));
+        assert!(text.contains("Authorization: Bearer ******** (masked)"));
+        assert!(text.contains("X-GitHub-Api-Version: 2022-11-28"));
+    }
+
+    #[test]
+    fn proxies_from_the_environment_skip_loopback() {
+        assert_eq!(proxy_for("http://127.0.0.1:1/x"), None);
+        assert_eq!(proxy_for("https://127.0.0.1:1/x"), None);
+    }
+}

@@ -1,0 +1,212 @@
+//! The pre-push hook: what runs inside `git push`.
+//!
+//! It must never block or fail a push (except under `dispatch.strict`), prints only
+//! one-line `git-dispatch:` messages, and does little: run the displaced hook, record
+//! pending dispatches, start the waiter, and say what failed since the last push.
+
+use std::io::{Read, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result};
+
+use crate::config::{Config, When};
+use crate::delivery::{self, Mode};
+use crate::github::{self, PushFacts, Verdict};
+use crate::install;
+use crate::push;
+use crate::repo::Repo;
+use crate::say;
+use crate::store::{Entry, State, Store};
+use crate::token::ENV_TOKEN;
+use crate::waiter;
+
+/// Skips git-dispatch once: `GIT_DISPATCH=0 git push`.
+pub const ENV_SKIP: &str = "GIT_DISPATCH";
+
+/// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin.
+pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("reading the pre-push lines from git")?;
+    let repo = match Repo::discover() {
+        Ok(repo) => repo,
+        Err(err) => {
+            say::line(&format!("skipped: {err:#}"));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    if let Some(code) = run_displaced(&repo, remote, url, &input)? {
+        return Ok(code);
+    }
+    if std::env::var(ENV_SKIP).is_ok_and(|v| v == "0") {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match record_and_send(&repo, remote, url, &input) {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            // Never block the push for our own trouble.
+            say::line(&format!("{err:#}; this push sends no dispatch"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs the hook we displaced with the same arguments and stdin, without our token.
+/// `Some(code)` when it failed: the push stops and nothing is recorded.
+fn run_displaced(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result<Option<ExitCode>> {
+    let Some(path) = install::displaced_hook(repo)? else {
+        return Ok(None);
+    };
+    let mut child = Command::new(&path)
+        .args([remote, url])
+        .env_remove(ENV_TOKEN)
+        .stdin(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {}", path.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that exits without reading its input closes the pipe: not an error.
+        let _ = stdin.write_all(input);
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {}", path.display()))?;
+    if status.success() {
+        return Ok(None);
+    }
+    let code = status.code().unwrap_or(1).clamp(1, 255) as u8;
+    Ok(Some(ExitCode::from(code)))
+}
+
+fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result<ExitCode> {
+    let config = Config::load(repo)?;
+    for warning in &config.warnings {
+        say::line(warning);
+    }
+    let store = Store::new(repo.common_dir());
+    // Say what failed before this push, before this push's own messages.
+    report_failures(&store);
+
+    let updates = match push::parse(input) {
+        Ok(updates) => updates,
+        Err(err) => {
+            say::line(&format!("{err:#}; this push sends no dispatch"));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let when = if cfg!(unix) {
+        config.settings.when.value
+    } else {
+        When::PrePush
+    };
+    let content_repo = crate::redact::repository_name(url);
+    let push_pid = std::os::unix::process::parent_id();
+    let mut recorded = Vec::new();
+    for target in &config.targets {
+        for update in updates.iter().filter(|u| push::fires(target, remote, u)) {
+            let facts = PushFacts {
+                remote_ref: &update.remote_ref,
+                sha: &update.new_sha,
+                before: &update.old_sha,
+                repository: &content_repo,
+            };
+            let (body, warnings) =
+                match github::dispatch_body(&target.event.value, &facts, &target.payload.value) {
+                    Ok(built) => built,
+                    Err(err) => {
+                        say::line(&format!("target {}: {err:#}", target.name));
+                        continue;
+                    }
+                };
+            for warning in warnings {
+                say::line(&format!("target {}: {warning}", target.name));
+            }
+            let mut entry = Entry::new(
+                &target.name,
+                &target.repository.value,
+                remote,
+                &update.remote_ref,
+                &update.new_sha,
+                &update.old_sha,
+                body,
+                push_pid,
+            );
+            if when == When::PrePush {
+                entry.state = State::Confirmed;
+            }
+            store.save(&entry)?;
+            store.log(
+                "recorded",
+                Some(&entry),
+                &format!("{} {}", entry.state.as_str(), entry.repository),
+            );
+            recorded.push(entry);
+        }
+    }
+
+    if when == When::PrePush {
+        return Ok(send_now(&store, &config, &recorded));
+    }
+    for entry in &recorded {
+        say::line(&format!(
+            "will dispatch {} to {} once {} lands ({})",
+            event_of(&config, entry),
+            entry.repository,
+            entry.branch(),
+            entry.short_sha()
+        ));
+    }
+    // Start the waiter for this push, and to retry earlier pushes whose time has come.
+    let due = store.entries()?.iter().any(|e| match e.state {
+        State::AwaitingPush => true,
+        State::Confirmed => e.next_attempt <= crate::store::now(),
+        State::Failed => false,
+    });
+    if due {
+        waiter::spawn(Some(push_pid))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn event_of<'a>(config: &'a Config, entry: &Entry) -> &'a str {
+    config
+        .target(&entry.target)
+        .map_or("update", |t| t.event.value.as_str())
+}
+
+/// `dispatch.when = pre-push`: send from the hook; under `strict`, a failure stops the push.
+fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
+    let outcomes = delivery::deliver(store, &config.settings, recorded, Mode::All);
+    let mut failed = false;
+    for outcome in &outcomes {
+        failed |= outcome.verdict != Verdict::Delivered;
+        say::line(&delivery::describe(outcome));
+    }
+    if failed && config.settings.strict.value {
+        say::line("push stopped by dispatch.strict; fix the dispatch, or push with GIT_DISPATCH=0");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// One line on what failed since the last push, if anything did.
+fn report_failures(store: &Store) {
+    let Ok(entries) = store.entries() else { return };
+    let since = store.last_reported();
+    let failing: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.last_error.is_some() && e.updated >= since && e.state != State::AwaitingPush)
+        .collect();
+    let Some(first) = failing.first() else { return };
+    let reason = first.last_error.as_deref().unwrap_or_default();
+    let more = match failing.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    say::line(&format!(
+        "earlier dispatch to {} not delivered{more}: {}; see `git dispatch status`",
+        first.repository,
+        say::shorten(reason, 160)
+    ));
+    let _ = store.set_reported(crate::store::now() + 1);
+}

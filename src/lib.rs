@@ -1,0 +1,52 @@
+//! git-dispatch: a git pre-push hook that sends GitHub's `repository_dispatch` once a push
+//! to `main` has landed. `run` is the whole program behind the command line.
+
+pub mod cli;
+mod commands;
+mod config;
+mod delivery;
+mod doctor;
+pub mod exit;
+mod github;
+mod hook;
+mod install;
+mod push;
+pub mod redact;
+mod repo;
+mod say;
+mod status;
+mod store;
+mod token;
+mod waiter;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use cli::{Cli, Command, HookCommand};
+
+/// Runs one command; `Err` is a usage or internal error (exit 2).
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let code = match cli.command {
+        Command::Hook(HookCommand::PrePush { remote, url }) => {
+            return hook::pre_push(&remote, &url)
+        }
+        Command::Hook(HookCommand::Wait { pid }) => {
+            waiter::run(pid)?;
+            exit::Code::Ok
+        }
+        Command::Install { force } => commands::install(force)?,
+        Command::Uninstall => commands::uninstall()?,
+        Command::Add(args) => commands::add(&args)?,
+        Command::Remove { name } => commands::remove(&name)?,
+        Command::List => commands::list()?,
+        Command::Login { host } => commands::login(host.as_deref())?,
+        Command::Logout { host } => commands::logout(host.as_deref())?,
+        Command::Send { names, dry_run } => commands::send(&names, dry_run)?,
+        Command::Status { json } => status::show(json)?,
+        Command::Retry => commands::retry()?,
+        Command::Drop { id } => commands::drop(&id)?,
+        Command::Doctor => doctor::run()?,
+    };
+    Ok(code.into())
+}

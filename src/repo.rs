@@ -1,0 +1,174 @@
+//! The clone we run in, read with gix: where its state and hooks live, its remotes and refs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use gix::bstr::ByteSlice;
+
+/// An open repository.
+pub struct Repo {
+    inner: gix::Repository,
+}
+
+impl Repo {
+    /// Finds the repository containing the current directory, honouring `GIT_DIR` and friends.
+    pub fn discover() -> Result<Repo> {
+        // An absolute start gives absolute paths in every message and file we write.
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let inner = gix::discover_with_environment_overrides(cwd).context(
+            "not inside a git repository; run this in your content clone (or `cd` there first)",
+        )?;
+        Ok(Repo { inner })
+    }
+
+    /// The git config as git itself would read it (all sources, includes resolved).
+    pub fn config(&self) -> gix::config::Snapshot<'_> {
+        self.inner.config_snapshot()
+    }
+
+    /// The top of the work tree, if the repository has one.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.inner.workdir()
+    }
+
+    /// The git dir of this worktree (`.git`, or `.git/worktrees/<name>` in a linked one).
+    pub fn git_dir(&self) -> &Path {
+        self.inner.git_dir()
+    }
+
+    /// The git dir shared by all worktrees; our state lives in `dispatch/` below it.
+    pub fn common_dir(&self) -> &Path {
+        self.inner.common_dir()
+    }
+
+    /// `.git/config` of this clone (shared by worktrees), where `add` writes.
+    pub fn local_config_path(&self) -> PathBuf {
+        self.common_dir().join("config")
+    }
+
+    /// Where git looks for hooks: `core.hooksPath` (relative to the work tree top, as git
+    /// resolves it for hooks) or `hooks/` in the common git dir.
+    pub fn hooks_dir(&self) -> Result<PathBuf> {
+        let config = self.config();
+        let configured = config
+            .trusted_path("core.hooksPath")
+            .context("reading core.hooksPath")?;
+        let Some(path) = configured else {
+            return Ok(self.common_dir().join("hooks"));
+        };
+        if path.is_absolute() {
+            return Ok(path);
+        }
+        let base = self.workdir().unwrap_or(self.git_dir());
+        Ok(base.join(path))
+    }
+
+    /// Whether `path` lies inside this repository (its work tree or its git dirs).
+    pub fn contains(&self, path: &Path) -> bool {
+        let path = normalise(path);
+        let inside = |root: &Path| path.starts_with(normalise(root));
+        self.workdir().is_some_and(inside) || inside(self.common_dir()) || inside(self.git_dir())
+    }
+
+    /// The remote's configured URL, if `name` is a configured remote.
+    pub fn remote_url(&self, name: &str) -> Option<String> {
+        let key = format!("remote.{name}.url");
+        self.config()
+            .string(key.as_str())
+            .map(|v| v.to_str_lossy().into_owned())
+    }
+
+    /// The remote-tracking ref that `remote_ref` on `remote` maps to through the remote's
+    /// fetch refspecs (`refs/heads/main` -> `refs/remotes/origin/main`), if any maps it.
+    pub fn tracking_ref_name(&self, remote: &str, remote_ref: &str) -> Option<String> {
+        let key = format!("remote.{remote}.fetch");
+        let config = self.config();
+        let specs = config.plumbing().strings(key.as_str()).unwrap_or_default();
+        // Git uses the last matching refspec; negative ones (`^…`) only exclude.
+        let mut found = None;
+        for spec in specs {
+            let spec = spec.to_str_lossy();
+            let spec = spec.trim_start_matches('+');
+            if let Some(negative) = spec.strip_prefix('^') {
+                if map_refspec(negative, remote_ref).is_some() {
+                    return None;
+                }
+                continue;
+            }
+            if let Some((src, dst)) = spec.split_once(':') {
+                if let Some(mapped) = map_glob(src, dst, remote_ref) {
+                    found = Some(mapped);
+                }
+            }
+        }
+        found
+    }
+
+    /// The sha a ref holds now, if the ref exists.
+    pub fn ref_sha(&self, name: &str) -> Result<Option<String>> {
+        let reference = self
+            .inner
+            .try_find_reference(name)
+            .with_context(|| format!("reading {name}"))?;
+        Ok(reference.and_then(|r| r.try_id().map(|id| id.to_string())))
+    }
+}
+
+/// `refs/heads/*` style match of `name` against the source side of a refspec.
+fn map_refspec(src: &str, name: &str) -> Option<String> {
+    map_glob(src, src, name)
+}
+
+/// Maps `name` through `src:dst`, each side with at most one `*`.
+fn map_glob(src: &str, dst: &str, name: &str) -> Option<String> {
+    match src.split_once('*') {
+        None => (src == name).then(|| dst.to_string()),
+        Some((prefix, suffix)) => {
+            let middle = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+            Some(dst.replacen('*', middle, 1))
+        }
+    }
+}
+
+/// `path` with `.` and `..` resolved lexically, and canonical where it exists (temp dirs
+/// behind symlinks, like macOS's `/var` -> `/private/var`).
+fn normalise(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    match (out.parent(), out.file_name()) {
+        (Some(parent), Some(name)) if parent.exists() => normalise(parent).join(name),
+        _ => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_through_refspecs() {
+        assert_eq!(
+            map_glob("refs/heads/*", "refs/remotes/origin/*", "refs/heads/main").as_deref(),
+            Some("refs/remotes/origin/main")
+        );
+        assert_eq!(
+            map_glob("refs/heads/main", "refs/remotes/o/main", "refs/heads/dev"),
+            None
+        );
+        assert_eq!(
+            map_glob("refs/heads/*", "refs/remotes/origin/*", "refs/tags/v1"),
+            None
+        );
+    }
+}

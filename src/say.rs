@@ -1,0 +1,41 @@
+//! Printing inside git's output: every line starts with `git-dispatch:` and is one line.
+
+/// Prints `git-dispatch: <message>` on stderr (git shows hook stderr to the user), as one
+/// line, with any URL credentials removed.
+pub fn line(message: &str) {
+    eprintln!("{}", format_line(message));
+}
+
+/// The text `line` prints.
+pub fn format_line(message: &str) -> String {
+    let flat: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("git-dispatch: {}", crate::redact::line(flat.trim()))
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_prefixed_line() {
+        assert_eq!(format_line("a\nb"), "git-dispatch: a b");
+        assert_eq!(
+            format_line("see https://u:p@h/x"),
+            "git-dispatch: see https://h/x"
+        );
+        assert_eq!(shorten("abcdef", 4), "abc…");
+    }
+}

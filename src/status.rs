@@ -1,0 +1,110 @@
+//! `status`: what is pending, what failed, and what was delivered lately.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use crate::exit::Code;
+use crate::repo::Repo;
+use crate::store::{self, Entry, State, Store};
+
+/// Prints the status; exit 1 when anything is pending or failed.
+pub fn show(as_json: bool) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let store = Store::new(repo.common_dir());
+    let entries = store.entries()?;
+    let history = store.history();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                let mut v = e.to_json();
+                if let Some(map) = v.as_object_mut() {
+                    // The body is ours to send, not part of the status contract.
+                    map.remove("body");
+                    map.remove("seq");
+                }
+                v
+            })
+            .collect();
+        let recent: Vec<Value> = history.iter().rev().map(|d| d.to_json()).collect();
+        writeln!(out, "{}", json!({ "entries": list, "recent": recent }))?;
+        return Ok(Code::report_if(!entries.is_empty()));
+    }
+    let now = store::now();
+    let pending: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.state != State::Failed)
+        .collect();
+    let failed: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.state == State::Failed)
+        .collect();
+    if entries.is_empty() {
+        writeln!(out, "nothing pending")?;
+    }
+    for (title, list) in [("pending", &pending), ("failed", &failed)] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "{title}:")?;
+        for e in list.iter() {
+            let retry = if e.state == State::Confirmed && e.next_attempt > now {
+                format!(", next try in {}", duration(e.next_attempt - now))
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "  {}  {} -> {}  {} {}  {}  {} ago, {} attempt(s){retry}",
+                e.id,
+                e.target,
+                e.repository,
+                e.branch(),
+                e.short_sha(),
+                e.state.as_str(),
+                duration(now.saturating_sub(e.created)),
+                e.attempts
+            )?;
+            if let Some(err) = &e.last_error {
+                writeln!(out, "      last error: {err}")?;
+            }
+        }
+    }
+    if !failed.is_empty() {
+        writeln!(
+            out,
+            "fix the cause, then `git dispatch retry`; or forget one with `git dispatch drop <id>`"
+        )?;
+    }
+    if !history.is_empty() {
+        writeln!(out, "recent deliveries:")?;
+        for d in history.iter().rev().take(10) {
+            let short = &d.sha[..d.sha.len().min(7)];
+            let branch = d
+                .remote_ref
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&d.remote_ref);
+            writeln!(
+                out,
+                "  {} -> {}  {branch} {short}  {} ago",
+                d.target,
+                d.repository,
+                duration(now.saturating_sub(d.delivered))
+            )?;
+        }
+    }
+    Ok(Code::report_if(!entries.is_empty()))
+}
+
+/// `42s`, `5m`, `3h`, `2d`.
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}

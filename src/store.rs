@@ -1,0 +1,480 @@
+//! Pending dispatches on disk, in `dispatch/` under the common git dir (shared by worktrees).
+//!
+//! ```text
+//! dispatch/pending/<id>.json   one entry per pending or failed dispatch (atomic writes)
+//! dispatch/locks/<target>      File::lock per target: one deliverer at a time, targets in parallel
+//! dispatch/history.json        the last deliveries
+//! dispatch/log.jsonl           what happened, bounded and rotated to log.1.jsonl
+//! dispatch/reported            when the hook last said what failed
+//! ```
+//!
+//! Entry life: `awaiting-push` (recorded by the hook) -> `confirmed` (the push landed) ->
+//! delivered (removed, added to history) or `failed` (refused for good, kept until dropped or
+//! retried). A push that did not land, or an older push superseded by a newer one, is removed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+/// Where an entry is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Recorded by the hook; the push may not have landed yet.
+    AwaitingPush,
+    /// The push landed; to be sent (again, after a failure that may pass).
+    Confirmed,
+    /// GitHub refused it for good; kept with the fix until dropped or retried.
+    Failed,
+}
+
+impl State {
+    /// The name used in files and `status --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::AwaitingPush => "awaiting-push",
+            State::Confirmed => "confirmed",
+            State::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "awaiting-push" => State::AwaitingPush,
+            "confirmed" => State::Confirmed,
+            "failed" => State::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One dispatch for one (target, push).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Unique id, also the file name.
+    pub id: String,
+    /// The target's name.
+    pub target: String,
+    /// The target repository, `owner/repo`.
+    pub repository: String,
+    /// The remote pushed to.
+    pub remote: String,
+    /// The remote ref pushed (`refs/heads/main`).
+    pub remote_ref: String,
+    /// The pushed sha.
+    pub sha: String,
+    /// The sha the remote ref held before.
+    pub before: String,
+    /// The request body, fixed when the push was recorded.
+    pub body: String,
+    /// Where it is in its life.
+    pub state: State,
+    /// The `git push` process that pushed it (0 when unknown).
+    pub push_pid: u32,
+    /// Unix time the hook recorded it.
+    pub created: u64,
+    /// Nanoseconds since the epoch at creation, to order pushes of the same second.
+    pub seq: u128,
+    /// Failed sends so far.
+    pub attempts: u32,
+    /// Unix time before which no automatic retry is made.
+    pub next_attempt: u64,
+    /// The last failure, in words with a fix.
+    pub last_error: Option<String>,
+    /// Unix time of the last change.
+    pub updated: u64,
+}
+
+impl Entry {
+    /// A new `awaiting-push` entry.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        target: &str,
+        repository: &str,
+        remote: &str,
+        remote_ref: &str,
+        sha: &str,
+        before: &str,
+        body: String,
+        push_pid: u32,
+    ) -> Entry {
+        let seq = now_nanos();
+        // Two targets recorded in the same microsecond by one process still differ.
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!(
+            "{:012x}{:04x}{:02x}",
+            seq / 1000 % (1 << 48),
+            std::process::id() % 0x10000,
+            n % 0x100
+        );
+        let created = (seq / 1_000_000_000) as u64;
+        Entry {
+            id,
+            target: target.into(),
+            repository: repository.into(),
+            remote: remote.into(),
+            remote_ref: remote_ref.into(),
+            sha: sha.into(),
+            before: before.into(),
+            body,
+            state: State::AwaitingPush,
+            push_pid,
+            created,
+            seq,
+            attempts: 0,
+            next_attempt: 0,
+            last_error: None,
+            updated: created,
+        }
+    }
+
+    /// The entry as stored and as `status --json` shows it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "target": self.target,
+            "repository": self.repository,
+            "remote": self.remote,
+            "ref": self.remote_ref,
+            "sha": self.sha,
+            "before": self.before,
+            "body": self.body,
+            "state": self.state.as_str(),
+            "push_pid": self.push_pid,
+            "created": self.created,
+            "seq": self.seq.to_string(),
+            "attempts": self.attempts,
+            "next_attempt": self.next_attempt,
+            "last_error": self.last_error,
+            "updated": self.updated,
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<Entry> {
+        let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        Some(Entry {
+            id: s("id")?,
+            target: s("target")?,
+            repository: s("repository")?,
+            remote: s("remote")?,
+            remote_ref: s("ref")?,
+            sha: s("sha")?,
+            before: s("before")?,
+            body: s("body")?,
+            state: State::parse(&s("state")?)?,
+            push_pid: n("push_pid") as u32,
+            created: n("created"),
+            seq: s("seq").and_then(|x| x.parse().ok()).unwrap_or(0),
+            attempts: n("attempts") as u32,
+            next_attempt: n("next_attempt"),
+            last_error: s("last_error"),
+            updated: n("updated"),
+        })
+    }
+
+    /// The first 7 characters of the pushed sha.
+    pub fn short_sha(&self) -> &str {
+        &self.sha[..self.sha.len().min(7)]
+    }
+
+    /// The branch name of the remote ref.
+    pub fn branch(&self) -> &str {
+        self.remote_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.remote_ref)
+    }
+}
+
+/// A delivered dispatch, for `status`.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The entry's id (or `send` for a manual send).
+    pub id: String,
+    /// The target's name.
+    pub target: String,
+    /// `owner/repo`.
+    pub repository: String,
+    /// The remote ref.
+    pub remote_ref: String,
+    /// The sha sent.
+    pub sha: String,
+    /// Unix time of GitHub's answer.
+    pub delivered: u64,
+}
+
+impl Delivery {
+    /// As stored and shown by `status --json`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "target": self.target, "repository": self.repository,
+            "ref": self.remote_ref, "sha": self.sha, "delivered": self.delivered,
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<Delivery> {
+        let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
+        Some(Delivery {
+            id: s("id")?,
+            target: s("target")?,
+            repository: s("repository")?,
+            remote_ref: s("ref")?,
+            sha: s("sha")?,
+            delivered: v.get("delivered")?.as_u64()?,
+        })
+    }
+}
+
+/// How many deliveries `status` remembers.
+const HISTORY_LEN: usize = 20;
+/// The log is rotated past this size; one old generation is kept.
+const LOG_MAX_BYTES: u64 = 256 * 1024;
+
+/// The state directory.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// The store below `common_dir` (created on first write).
+    pub fn new(common_dir: &Path) -> Store {
+        Store {
+            dir: common_dir.join("dispatch"),
+        }
+    }
+
+    fn pending_dir(&self) -> PathBuf {
+        self.dir.join("pending")
+    }
+
+    /// Every stored entry, oldest push first. Unreadable files are reported, not dropped.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let dir = self.pending_dir();
+        let read = match fs::read_dir(&dir) {
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut entries = Vec::new();
+        for item in read {
+            let path = item
+                .with_context(|| format!("reading {}", dir.display()))?
+                .path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            if let Some(entry) = self.read_entry(&path)? {
+                entries.push(entry);
+            }
+        }
+        entries.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
+        Ok(entries)
+    }
+
+    fn read_entry(&self, path: &Path) -> Result<Option<Entry>> {
+        let text = match fs::read(path) {
+            Ok(t) => t,
+            // Delivered and removed by another process since we listed the directory.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        };
+        let entry = serde_json::from_slice::<Value>(&text)
+            .ok()
+            .as_ref()
+            .and_then(Entry::from_json);
+        match entry {
+            Some(e) => Ok(Some(e)),
+            None => bail!(
+                "{} is not a git-dispatch entry; move it away or delete it",
+                path.display()
+            ),
+        }
+    }
+
+    /// The entry with this id, re-read from disk (`None` once delivered or dropped).
+    pub fn reload(&self, id: &str) -> Result<Option<Entry>> {
+        self.read_entry(&self.pending_dir().join(format!("{id}.json")))
+    }
+
+    /// Writes `entry` atomically.
+    pub fn save(&self, entry: &Entry) -> Result<()> {
+        let path = self.pending_dir().join(format!("{}.json", entry.id));
+        write_atomic(&path, entry.to_json().to_string().as_bytes())
+    }
+
+    /// Forgets `entry`.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let path = self.pending_dir().join(format!("{id}.json"));
+        match fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                Err(err).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Holds the delivery lock of `target` until the returned file is dropped. The OS
+    /// releases it if the process dies, so a crash never leaves a target stuck.
+    pub fn lock_target(&self, target: &str) -> Result<File> {
+        self.lock(&format!("target-{target}"))
+    }
+
+    fn lock(&self, name: &str) -> Result<File> {
+        let dir = self.dir.join("locks");
+        create_dir(&dir)?;
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    }
+
+    /// The last deliveries, newest last.
+    pub fn history(&self) -> Vec<Delivery> {
+        let text = fs::read(self.dir.join("history.json")).unwrap_or_default();
+        serde_json::from_slice::<Value>(&text)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Delivery::from_json)
+            .collect()
+    }
+
+    /// Adds a delivery to the history.
+    pub fn record_delivery(&self, delivery: Delivery) -> Result<()> {
+        let _guard = self.lock("history")?;
+        let mut all = self.history();
+        all.push(delivery);
+        let skip = all.len().saturating_sub(HISTORY_LEN);
+        let list: Vec<Value> = all.iter().skip(skip).map(Delivery::to_json).collect();
+        write_atomic(
+            &self.dir.join("history.json"),
+            Value::Array(list).to_string().as_bytes(),
+        )
+    }
+
+    /// Appends one event to the log. Logging never fails the caller.
+    pub fn log(&self, event: &str, entry: Option<&Entry>, message: &str) {
+        let mut record = json!({ "time": now(), "event": event, "pid": std::process::id() });
+        if let Some(e) = entry {
+            record["id"] = e.id.clone().into();
+            record["target"] = e.target.clone().into();
+            record["sha"] = e.sha.clone().into();
+        }
+        if !message.is_empty() {
+            record["message"] = crate::redact::line(message).into();
+        }
+        let path = self.dir.join("log.jsonl");
+        let _ = create_dir(&self.dir);
+        if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_MAX_BYTES) {
+            let _ = fs::rename(&path, self.dir.join("log.1.jsonl"));
+        }
+        if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(&path) {
+            // One write per line so concurrent writers' lines do not interleave.
+            let _ = file.write_all(format!("{record}\n").as_bytes());
+        }
+    }
+
+    /// When the hook last reported failures (Unix time; 0 if never).
+    pub fn last_reported(&self) -> u64 {
+        fs::read_to_string(self.dir.join("reported"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Remembers that failures up to `time` were reported.
+    pub fn set_reported(&self, time: u64) -> Result<()> {
+        write_atomic(&self.dir.join("reported"), time.to_string().as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old
+/// content or the new, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("a file path without a directory")?;
+    create_dir(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_data())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    (now_nanos() / 1_000_000_000) as u64
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_through_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut entry = Entry::new(
+            "site",
+            "o/s",
+            "origin",
+            "refs/heads/main",
+            "a",
+            "b",
+            "{}".into(),
+            7,
+        );
+        entry.last_error = Some("boom".into());
+        store.save(&entry).unwrap();
+        assert_eq!(store.entries().unwrap(), vec![entry.clone()]);
+        store.remove(&entry.id).unwrap();
+        assert!(store.entries().unwrap().is_empty());
+        assert!(store.reload(&entry.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for i in 0..25 {
+            let d = Delivery {
+                id: i.to_string(),
+                target: "t".into(),
+                repository: "o/r".into(),
+                remote_ref: "refs/heads/main".into(),
+                sha: "s".into(),
+                delivered: i,
+            };
+            store.record_delivery(d).unwrap();
+        }
+        let h = store.history();
+        assert_eq!(h.len(), HISTORY_LEN);
+        assert_eq!(h.last().unwrap().id, "24");
+    }
+}

@@ -1,0 +1,281 @@
+//! Finding the token, and storing it with `login`.
+//!
+//! Order: `$GIT_DISPATCH_TOKEN`, then `dispatch.tokenCommand`, then the credentials file
+//! `<config dir>/git-dispatch/credentials.json` (mode 0600), whose keys are API hosts,
+//! optionally `host/owner` since a fine-grained token belongs to one owner.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value};
+
+use crate::config::Settings;
+
+/// The environment variable that carries a token; only the waiter inherits it.
+pub const ENV_TOKEN: &str = "GIT_DISPATCH_TOKEN";
+/// How long `dispatch.tokenCommand` may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A token. Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Checks the shape: one line, no spaces or control characters (it goes in a header).
+    pub fn new(raw: &str, from: &str) -> Result<Token> {
+        let token = raw.trim();
+        if token.is_empty() {
+            bail!("the token from {from} is empty; {}", HOW_TO_GIVE);
+        }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("the token from {from} has spaces or control characters; give the token alone");
+        }
+        Ok(Token(token.to_string()))
+    }
+
+    /// The secret itself, for the Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(********)")
+    }
+}
+
+const HOW_TO_GIVE: &str = "give one with `git dispatch login`, $GIT_DISPATCH_TOKEN, \
+     or `git config dispatch.tokenCommand \"gh auth token\"`";
+
+/// The token for `api_host` and the target's `owner`, in the documented order.
+pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
+    if let Ok(raw) = std::env::var(ENV_TOKEN) {
+        if !raw.trim().is_empty() {
+            return Token::new(&raw, ENV_TOKEN);
+        }
+    }
+    if let Some(command) = &settings.token_command.value {
+        return run_token_command(command);
+    }
+    let path = credentials_path()?;
+    let creds = read_credentials(&path)?;
+    let found = creds
+        .get(&format!("{api_host}/{}", owner.to_ascii_lowercase()))
+        .or_else(|| creds.get(api_host))
+        .and_then(Value::as_str);
+    match found {
+        Some(raw) => Token::new(raw, &path.display().to_string()),
+        None => bail!("no token for {api_host}; {HOW_TO_GIVE}"),
+    }
+}
+
+/// Runs `dispatch.tokenCommand` with `sh -c`, as git runs config commands, without our token
+/// in its environment, bounded in time.
+fn run_token_command(command: &str) -> Result<Token> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env_remove(ENV_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running dispatch.tokenCommand with sh")?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .context("waiting for dispatch.tokenCommand")?
+        {
+            break status;
+        }
+        if started.elapsed() > COMMAND_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "dispatch.tokenCommand took over {}s; check it runs on its own: sh -c '{command}'",
+                COMMAND_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    if !status.success() {
+        let first = err.lines().next().unwrap_or("").trim();
+        bail!("dispatch.tokenCommand failed ({status}): {first}; fix it or unset it with `git config --unset dispatch.tokenCommand`");
+    }
+    Token::new(&out, "dispatch.tokenCommand")
+}
+
+/// `<config dir>/git-dispatch/credentials.json`.
+pub fn credentials_path() -> Result<PathBuf> {
+    let dir = dirs::config_dir().context("no config directory (set HOME or XDG_CONFIG_HOME)")?;
+    Ok(dir.join("git-dispatch").join("credentials.json"))
+}
+
+/// The stored tokens, refusing a file others can read.
+fn read_credentials(path: &std::path::Path) -> Result<Map<String, Value>> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    if meta.is_dir() {
+        bail!(
+            "{} is a directory; remove it and run `git dispatch login`",
+            path.display()
+        );
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "{} can be read by others; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    let text = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => bail!(
+            "{} is not a git-dispatch credentials file; remove it and run `git dispatch login`",
+            path.display()
+        ),
+    }
+}
+
+/// Stores `token` for `api_host`; the file is 0600 from its first byte.
+pub fn store(api_host: &str, token: &Token) -> Result<PathBuf> {
+    let path = credentials_path()?;
+    let mut creds = read_credentials(&path)?;
+    creds.insert(
+        api_host.to_string(),
+        Value::String(token.expose().to_string()),
+    );
+    write_private(&path, &creds)?;
+    Ok(path)
+}
+
+/// Forgets the token of `api_host`; whether there was one.
+pub fn forget(api_host: &str) -> Result<bool> {
+    let path = credentials_path()?;
+    let mut creds = read_credentials(&path)?;
+    let prefix = format!("{api_host}/");
+    let before = creds.len();
+    creds.retain(|k, _| k != api_host && !k.starts_with(&prefix));
+    if creds.len() == before {
+        return Ok(false);
+    }
+    if creds.is_empty() {
+        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    } else {
+        write_private(&path, &creds)?;
+    }
+    Ok(true)
+}
+
+fn write_private(path: &std::path::Path, creds: &Map<String, Value>) -> Result<()> {
+    let dir = path.parent().context("credentials path has no directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    let tmp = dir.join(format!(".credentials.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    // Created 0600, never briefly readable: the mode is set by open(2), not afterwards.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    let text = Value::Object(creds.clone()).to_string();
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+/// Reads a token from standard input; on a terminal, without echo.
+pub fn read_from_stdin() -> Result<String> {
+    let terminal = unsafe { libc::isatty(0) } == 1;
+    if !terminal {
+        let mut raw = String::new();
+        std::io::stdin()
+            .take(16 * 1024)
+            .read_to_string(&mut raw)
+            .context("reading the token from standard input")?;
+        return Ok(raw);
+    }
+    eprint!("git-dispatch: paste the token (input hidden): ");
+    let _ = std::io::stderr().flush();
+    let echo = Echo::off();
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    drop(echo);
+    eprintln!();
+    read.context("reading the token from the terminal")?;
+    Ok(line)
+}
+
+/// Terminal echo switched off until dropped.
+struct Echo(Option<libc::termios>);
+
+impl Echo {
+    fn off() -> Echo {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails.
+        unsafe {
+            let mut term: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut term) != 0 {
+                return Echo(None);
+            }
+            let saved = term;
+            term.c_lflag &= !libc::ECHO;
+            term.c_lflag |= libc::ECHONL;
+            libc::tcsetattr(0, libc::TCSANOW, &term);
+            Echo(Some(saved))
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Some(saved) = self.0 {
+            // SAFETY: restores the attributes read in `off`.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &saved);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_and_never_shown() {
+        let t = Token::new("  github_pat_abc\r\n", "test").unwrap();
+        assert_eq!(t.expose(), "github_pat_abc");
+        assert_eq!(format!("{t:?}"), "Token(********)");
+        assert!(Token::new("\n", "x")
+            .unwrap_err()
+            .to_string()
+            .contains("login"));
+        assert!(Token::new("a b", "x").is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! The after-push waiter: git has no post-push hook, so the pre-push hook starts this
+//! detached process, which outlives the hook and waits for `git push` itself to exit.
+//!
+//! ```text
+//! git push ─┬─ pre-push hook (git-dispatch hook pre-push) ── records awaiting-push, spawns ─┐
+//!           │  (sends the pack, updates refs/remotes/<remote>/<branch>, exits)               │
+//!           ▼                                                                                ▼
+//!        exits ──────────────────────────────> waiter (own session, no stdio of git's) wakes
+//!                                              tracking ref holds the sha?  yes: confirmed ─> POST
+//!                                              no tracking ref: git ls-remote <remote> <ref>
+//!                                              otherwise: not landed (rejected, --dry-run) ─> dropped
+//! ```
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::delivery::{self, Mode};
+use crate::repo::Repo;
+use crate::store::{Entry, State, Store};
+use crate::token::ENV_TOKEN;
+
+/// The longest the waiter waits for `git push` to exit; a push still running then is
+/// confirmed by a later run.
+const PUSH_BOUND: Duration = Duration::from_secs(3600);
+/// How long `git ls-remote` may take.
+const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts the waiter for the `git push` process `pid`, detached: its own session, and
+/// standard streams that are not git's (else `git push | cat` would wait for it).
+pub fn spawn(pid: Option<u32>) -> Result<()> {
+    let exe = std::env::current_exe().context("finding our own binary to start the waiter")?;
+    let mut command = Command::new(exe);
+    command.args(["hook", "wait"]);
+    if let Some(pid) = pid {
+        command.arg("--pid").arg(pid.to_string());
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe; it detaches from git's terminal and process
+    // group, so Ctrl-C on `git push` after the hook returned does not kill the delivery.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    command.spawn().context("starting the waiter")?;
+    Ok(())
+}
+
+/// The waiter's body: wait for the push, confirm what landed, deliver what is due.
+pub fn run(pid: Option<u32>) -> Result<()> {
+    if let Some(pid) = pid {
+        wait_for_exit(pid, PUSH_BOUND);
+    }
+    let repo = Repo::discover()?;
+    let store = Store::new(repo.common_dir());
+    let config = Config::load(&repo)?;
+    confirm_pending(&repo, &store)?;
+    let entries = store.entries()?;
+    let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
+    for outcome in &outcomes {
+        store.log("waiter", Some(&outcome.entry), &delivery::describe(outcome));
+    }
+    Ok(())
+}
+
+/// Decides every `awaiting-push` entry whose `git push` has ended: confirmed if the push
+/// landed, removed if it did not, left as it is if that cannot be told yet.
+pub fn confirm_pending(repo: &Repo, store: &Store) -> Result<()> {
+    for entry in store.entries()? {
+        if entry.state != State::AwaitingPush || push_running(&entry) {
+            continue;
+        }
+        let _lock = store.lock_target(&entry.target)?;
+        let Some(mut entry) = store.reload(&entry.id)? else {
+            continue;
+        };
+        if entry.state != State::AwaitingPush {
+            continue;
+        }
+        match landed(repo, &entry) {
+            Landed::Yes => {
+                entry.state = State::Confirmed;
+                entry.updated = crate::store::now();
+                store.save(&entry)?;
+                store.log("confirmed", Some(&entry), "the push landed");
+            }
+            Landed::No(why) => {
+                store.remove(&entry.id)?;
+                store.log(
+                    "dropped",
+                    Some(&entry),
+                    &format!("the push did not land: {why}"),
+                );
+            }
+            Landed::Unknown(why) => {
+                entry.last_error = Some(format!("cannot tell yet whether the push landed: {why}"));
+                entry.updated = crate::store::now();
+                store.save(&entry)?;
+                store.log("unconfirmed", Some(&entry), &why);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the entry's `git push` may still be running.
+fn push_running(entry: &Entry) -> bool {
+    if entry.push_pid == 0
+        || crate::store::now().saturating_sub(entry.created) > PUSH_BOUND.as_secs()
+    {
+        return false;
+    }
+    process_alive(entry.push_pid)
+}
+
+enum Landed {
+    Yes,
+    No(String),
+    Unknown(String),
+}
+
+/// The remote-tracking ref git updates after a successful push tells; with none, the
+/// remote itself is asked.
+fn landed(repo: &Repo, entry: &Entry) -> Landed {
+    if let Some(tracking) = repo.tracking_ref_name(&entry.remote, &entry.remote_ref) {
+        match repo.ref_sha(&tracking) {
+            Ok(Some(sha)) if sha == entry.sha => return Landed::Yes,
+            Ok(Some(sha)) => {
+                return Landed::No(format!(
+                    "{tracking} holds {}, not {} (rejected, --dry-run, or failed)",
+                    &sha[..sha.len().min(7)],
+                    entry.short_sha()
+                ))
+            }
+            Ok(None) => {}
+            Err(err) => return Landed::Unknown(format!("{err:#}")),
+        }
+    }
+    match ls_remote(repo, &entry.remote, &entry.remote_ref) {
+        Ok(Some(sha)) if sha == entry.sha => Landed::Yes,
+        Ok(Some(sha)) => Landed::No(format!(
+            "the remote's {} is {}, not {}",
+            entry.branch(),
+            &sha[..sha.len().min(7)],
+            entry.short_sha()
+        )),
+        Ok(None) => Landed::No(format!("the remote has no {}", entry.remote_ref)),
+        Err(err) => Landed::Unknown(format!("{err:#}")),
+    }
+}
+
+/// `git ls-remote <remote> <ref>`, never prompting, bounded, without our token.
+fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<String>> {
+    let dir = repo.workdir().unwrap_or(repo.git_dir());
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["ls-remote", "--", remote, remote_ref])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove(ENV_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running git ls-remote")?;
+    let started = Instant::now();
+    while child.try_wait()?.is_none() {
+        if started.elapsed() > LS_REMOTE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!(
+                "git ls-remote {remote} took over {}s",
+                LS_REMOTE_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        anyhow::bail!(
+            "git ls-remote {remote} failed: {}",
+            crate::redact::line(err.lines().next().unwrap_or("").trim())
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(_, name)| *name == remote_ref)
+        .map(|(sha, _)| sha.to_string()))
+}
+
+/// Whether a process exists (EPERM means it does, owned by someone else).
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Blocks until `pid` exits or `bound` passes, without spinning where the OS can tell us.
+fn wait_for_exit(pid: u32, bound: Duration) {
+    if wait_native(pid, bound) {
+        return;
+    }
+    let started = Instant::now();
+    while process_alive(pid) && started.elapsed() < bound {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// pidfd: a file descriptor that becomes readable when the process exits.
+#[cfg(target_os = "linux")]
+fn wait_native(pid: u32, bound: Duration) -> bool {
+    // SAFETY: plain syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) as libc::c_int;
+        if fd < 0 {
+            // ESRCH: already gone. Anything else (old kernel): fall back to polling.
+            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = bound.as_millis().min(i32::MAX as u128) as libc::c_int;
+        let rc = libc::poll(&mut pfd, 1, ms);
+        libc::close(fd);
+        rc >= 0
+    }
+}
+
+/// kqueue's EVFILT_PROC reports the exit of any process we may signal.
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+fn wait_native(pid: u32, bound: Duration) -> bool {
+    // SAFETY: plain syscalls on a descriptor we own and close.
+    unsafe {
+        let kq = libc::kqueue();
+        if kq < 0 {
+            return false;
+        }
+        let mut change: libc::kevent = std::mem::zeroed();
+        change.ident = pid as libc::uintptr_t;
+        change.filter = libc::EVFILT_PROC;
+        change.flags = libc::EV_ADD | libc::EV_ONESHOT;
+        change.fflags = libc::NOTE_EXIT;
+        let mut event: libc::kevent = std::mem::zeroed();
+        let timeout = libc::timespec {
+            tv_sec: bound.as_secs() as libc::time_t,
+            tv_nsec: 0,
+        };
+        let rc = libc::kevent(kq, &change, 1, &mut event, 1, &timeout);
+        let gone = rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        libc::close(kq);
+        rc >= 0 || gone
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+fn wait_native(_pid: u32, _bound: Duration) -> bool {
+    false
+}
