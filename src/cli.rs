@@ -80,6 +80,8 @@ pub enum Command {
     },
     /// Check the hook, the configuration and the token.
     Doctor,
+    /// Accept the current .gitdispatch: its targets are used while it stays as it is now.
+    Trust,
     /// What the git hook calls; not for direct use.
     #[command(subcommand, hide = true)]
     Hook(HookCommand),

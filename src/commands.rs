@@ -23,11 +23,39 @@ pub fn install(force: bool) -> Result<Code> {
     for line in install::install(&repo, force)? {
         say::line(&line);
     }
+    // What is committed when the user installs is what they chose to install with.
+    if let Some(path) = trust_shared(&repo)? {
+        say::line(&format!("trusted {} as it is now", path.display()));
+    }
     let config = Config::load(&repo)?;
     if config.targets.is_empty() {
         say::line("next: `git dispatch add owner/site`, then `git dispatch login` with a fine-grained token");
     }
     Ok(Code::Ok)
+}
+
+/// `trust`: accept the current `.gitdispatch`.
+pub fn trust() -> Result<Code> {
+    let repo = Repo::discover()?;
+    match trust_shared(&repo)? {
+        Some(path) => say::line(&format!(
+            "trusted {}; its targets are used until it changes",
+            path.display()
+        )),
+        None => say::line(&format!(
+            "no {SHARED_FILE} in this work tree; nothing to trust"
+        )),
+    }
+    Ok(Code::Ok)
+}
+
+/// Records the current `.gitdispatch` as trusted in the clone's config.
+fn trust_shared(repo: &Repo) -> Result<Option<PathBuf>> {
+    let Some((path, id)) = config::shared_file(repo)? else {
+        return Ok(None);
+    };
+    git_config(&repo.local_config_path(), &[config::TRUST_KEY, &id])?;
+    Ok(Some(path))
 }
 
 /// `uninstall`.
@@ -96,6 +124,9 @@ pub fn remove(name: &str) -> Result<Code> {
         if file.exists() && has_section(&file, name)? {
             git_config(&file, &["--remove-section", &format!("dispatch.{name}")])?;
             say::line(&format!("removed target {name} from {}", file.display()));
+            if shared {
+                trust_shared(&repo)?;
+            }
             removed = true;
         }
     }

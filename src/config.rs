@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use gix::bstr::ByteSlice;
 use gix::config::Source;
 use serde_json::{Map, Value};
@@ -38,6 +38,10 @@ pub const MAX_PAYLOAD_KEYS: usize = 10;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The fields we put in `client_payload` ourselves.
 pub const OWN_PAYLOAD_KEYS: [&str; 4] = ["ref", "sha", "before", "repository"];
+
+/// `dispatch.trusted` (the clone's own config): the blob id of the `.gitdispatch` the user
+/// last accepted with `git dispatch trust`. A changed file's targets are not used until then.
+pub const TRUST_KEY: &str = "dispatch.trusted";
 
 /// Overrides `dispatch.apiUrl`; the one way for tests to reach a loopback fake.
 pub const ENV_API_URL: &str = "GIT_DISPATCH_API_URL";
@@ -171,9 +175,28 @@ impl Config {
         let mut warnings = Vec::new();
 
         let mut raw: Vec<RawTarget> = Vec::new();
-        let shared_path = repo.workdir().map(|w| w.join(SHARED_FILE));
-        if let Some(path) = shared_path.as_deref().filter(|p| p.is_file()) {
-            read_shared(path, &mut raw, &mut warnings);
+        if let Some((path, id)) = shared_file(repo)? {
+            let trusted = file
+                .sections_by_name("dispatch")
+                .into_iter()
+                .flatten()
+                .filter(|s| s.header().subsection_name().is_none())
+                .filter(|s| matches!(s.meta().source, Source::Local | Source::Worktree))
+                .filter_map(|s| {
+                    s.body()
+                        .values("trusted")
+                        .last()
+                        .map(|v| v.to_str_lossy().into_owned())
+                })
+                .last();
+            if trusted.as_deref() == Some(id.as_str()) {
+                read_shared(&path, &mut raw, &mut warnings);
+            } else {
+                warnings.push(format!(
+                    "{SHARED_FILE} changed since you last trusted it; its targets are not used \
+                     until you review it and run `git dispatch trust`"
+                ));
+            }
         }
         for section in file.sections_by_name("dispatch").into_iter().flatten() {
             let Some(name) = section.header().subsection_name() else {
@@ -206,6 +229,21 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
+}
+
+/// The committed `.gitdispatch`, if there is one, with the blob id of its content.
+pub fn shared_file(repo: &Repo) -> Result<Option<(PathBuf, String)>> {
+    let Some(path) = repo.workdir().map(|w| w.join(SHARED_FILE)) else {
+        return Ok(None);
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &bytes)
+        .with_context(|| format!("hashing {}", path.display()))?;
+    Ok(Some((path, id.to_string())))
 }
 
 /// One target's keys as found, before validation.

@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retry => commands::retry()?,
         Command::Drop { id } => commands::drop(&id)?,
         Command::Doctor => doctor::run()?,
+        Command::Trust => commands::trust()?,
     };
     Ok(code.into())
 }

@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::delivery::{self, Mode};
+use crate::github::Verdict;
 use crate::repo::Repo;
 use crate::store::{Entry, State, Store};
 use crate::token::ENV_TOKEN;
@@ -26,6 +27,8 @@ use crate::token::ENV_TOKEN;
 /// The longest the waiter waits for `git push` to exit; a push still running then is
 /// confirmed by a later run.
 const PUSH_BOUND: Duration = Duration::from_secs(3600);
+/// The longest `retry-after` the waiter waits out itself.
+const MAX_WAIT_OUT: Duration = Duration::from_secs(60);
 /// How long `git ls-remote` may take.
 const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -63,10 +66,26 @@ pub fn run(pid: Option<u32>) -> Result<()> {
     let store = Store::new(repo.common_dir());
     let config = Config::load(&repo)?;
     confirm_pending(&repo, &store)?;
-    let entries = store.entries()?;
-    let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
-    for outcome in &outcomes {
-        store.log("waiter", Some(&outcome.entry), &delivery::describe(outcome));
+    // A short `retry-after` is waited out here; a longer one is left to a later run.
+    for _round in 0..3 {
+        let entries = store.entries()?;
+        let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
+        let mut wait = None;
+        for outcome in &outcomes {
+            store.log("waiter", Some(&outcome.entry), &delivery::describe(outcome));
+            if let Verdict::Later {
+                after: Some(after), ..
+            } = outcome.verdict
+            {
+                if after <= MAX_WAIT_OUT.as_secs() {
+                    wait = wait.max(Some(after));
+                }
+            }
+        }
+        match wait {
+            Some(secs) => std::thread::sleep(Duration::from_secs(secs)),
+            None => break,
+        }
     }
     Ok(())
 }
