@@ -390,7 +390,7 @@ pub fn retry() -> Result<Code> {
     let repo = Repo::discover()?;
     let config = Config::load(&repo)?;
     let store = Store::new(repo.common_dir());
-    waiter::confirm_pending(&repo, &store)?;
+    waiter::confirm_pending(&repo, &store, None)?;
     let entries = store.entries()?;
     if entries.is_empty() {
         say::line("nothing to retry");

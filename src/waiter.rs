@@ -65,7 +65,7 @@ pub fn run(pid: Option<u32>) -> Result<()> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
     let config = Config::load(&repo)?;
-    confirm_pending(&repo, &store)?;
+    confirm_pending(&repo, &store, pid)?;
     // A short `retry-after` is waited out here; a longer one is left to a later run.
     for _round in 0..3 {
         let entries = store.entries()?;
@@ -90,11 +90,13 @@ pub fn run(pid: Option<u32>) -> Result<()> {
     Ok(())
 }
 
-/// Decides every `awaiting-push` entry whose `git push` has ended: confirmed if the push
-/// landed, removed if it did not, left as it is if that cannot be told yet.
-pub fn confirm_pending(repo: &Repo, store: &Store) -> Result<()> {
+/// Decides every `awaiting-push` entry whose `git push` has ended (`exited` is one known to
+/// have): confirmed if the push landed, removed if it did not, left as it is if that cannot
+/// be told yet.
+pub fn confirm_pending(repo: &Repo, store: &Store, exited: Option<u32>) -> Result<()> {
     for entry in store.entries()? {
-        if entry.state != State::AwaitingPush || push_running(&entry) {
+        let done = exited.is_some_and(|pid| pid == entry.push_pid) || !push_running(&entry);
+        if entry.state != State::AwaitingPush || !done {
             continue;
         }
         let _lock = store.lock_target(&entry.target)?;
@@ -218,11 +220,27 @@ fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<Strin
         .map(|(sha, _)| sha.to_string()))
 }
 
-/// Whether a process exists (EPERM means it does, owned by someone else).
+/// Whether a process exists and has not exited (EPERM means it exists, owned by someone
+/// else). An exited process its parent has not reaped yet (a zombie) answers `kill` too.
 pub fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !is_zombie(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: u32) -> bool {
+    // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(_pid: u32) -> bool {
+    false
 }
 
 /// Blocks until `pid` exits or `bound` passes, without spinning where the OS can tell us.
