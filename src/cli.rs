@@ -104,6 +104,10 @@ pub struct AddArgs {
     /// The remote whose pushes count (default: origin).
     #[arg(long)]
     pub remote: Option<String>,
+    /// Fire only when the push changes a path matching this glob (`**`, `*`, `?`; a leading
+    /// `!` excludes); may repeat.
+    #[arg(long = "paths", value_name = "GLOB")]
+    pub paths: Vec<String>,
     /// Write to the committed .gitdispatch instead of .git/config.
     #[arg(long)]
     pub shared: bool,

@@ -105,6 +105,9 @@ pub fn add(args: &AddArgs) -> Result<Code> {
     if let Some(event) = &args.event {
         git_config(&file, &[&key("event"), event])?;
     }
+    for pattern in &args.paths {
+        git_config(&file, &["--add", &key("paths"), pattern])?;
+    }
     say::line(&format!(
         "added target {name} -> {} in {}",
         args.repository,
@@ -157,6 +160,9 @@ pub fn list() -> Result<Code> {
         row("remote", t.remote.value.clone(), &t.remote.origin);
         row("branch", t.branches.value.join(", "), &t.branches.origin);
         row("event", t.event.value.clone(), &t.event.origin);
+        if !t.paths.value.is_empty() {
+            row("paths", t.paths.value.join(", "), &t.paths.origin);
+        }
         if !t.payload.value.is_empty() {
             row(
                 "payload",
@@ -311,6 +317,7 @@ pub fn send(names: &[String], dry_run: bool) -> Result<Code> {
             sha: &sha,
             before: "0000000000000000000000000000000000000000",
             repository: &crate::redact::repository_name(&url),
+            paths: None,
         };
         let (body, warnings) =
             github::dispatch_body(&target.event.value, &facts, &target.payload.value)?;

@@ -124,6 +124,8 @@ pub struct Target {
     pub event: Sourced<String>,
     /// Extra `client_payload` fields.
     pub payload: Sourced<Map<String, Value>>,
+    /// Which changed paths fire it (empty: any push of its branches).
+    pub paths: Sourced<Vec<String>>,
 }
 
 impl Target {
@@ -299,6 +301,23 @@ impl RawTarget {
             },
             None => Sourced::default(Map::new()),
         };
+        let paths = match self.get("paths") {
+            Some((values, origin)) if !values.is_empty() => Sourced {
+                value: values.clone(),
+                origin: origin.clone(),
+            },
+            _ => Sourced::default(Vec::new()),
+        };
+        let total = payload
+            .value
+            .keys()
+            .filter(|k| !OWN_PAYLOAD_KEYS.contains(&k.as_str()))
+            .count()
+            + OWN_PAYLOAD_KEYS.len()
+            + usize::from(!paths.value.is_empty());
+        if total > MAX_PAYLOAD_KEYS {
+            bail!("payload plus git-dispatch's fields (and `paths`) make {total} keys; GitHub takes {MAX_PAYLOAD_KEYS}; drop some");
+        }
         Ok(Target {
             name: self.name.clone(),
             repository,
@@ -306,6 +325,7 @@ impl RawTarget {
             branches,
             event,
             payload,
+            paths,
         })
     }
 }

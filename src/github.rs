@@ -331,6 +331,8 @@ pub struct PushFacts<'a> {
     pub before: &'a str,
     /// The content repository, `owner/name`, with no credentials.
     pub repository: &'a str,
+    /// For a target with a path filter: the changed paths it selected.
+    pub paths: Option<&'a [String]>,
 }
 
 /// The `repository_dispatch` body. Our fields win over the user's `payload` on a clash;
@@ -351,7 +353,7 @@ pub fn dispatch_body(
             payload.insert(key.clone(), value.clone());
         }
     }
-    let total = payload.len() + OWN_PAYLOAD_KEYS.len();
+    let total = payload.len() + OWN_PAYLOAD_KEYS.len() + usize::from(push.paths.is_some());
     if total > MAX_PAYLOAD_KEYS {
         bail!("client_payload would have {total} keys; GitHub takes at most {MAX_PAYLOAD_KEYS}; drop some payload fields");
     }
@@ -366,11 +368,27 @@ pub fn dispatch_body(
     for (key, value) in &payload {
         fields.push(format!("{}:{value}", quote(key)));
     }
-    let body = format!(
-        "{{\"event_type\":{},\"client_payload\":{{{}}}}}",
-        quote(event),
-        fields.join(",")
-    );
+    let render = |fields: &[String]| {
+        format!(
+            "{{\"event_type\":{},\"client_payload\":{{{}}}}}",
+            quote(event),
+            fields.join(",")
+        )
+    };
+    let mut body = render(&fields);
+    if let Some(paths) = push.paths {
+        let mut with_paths = fields.clone();
+        with_paths.push(format!("\"paths\":{}", Value::from(paths.to_vec())));
+        let candidate = render(&with_paths);
+        if candidate.len() <= MAX_BODY_BYTES {
+            body = candidate;
+        } else {
+            warnings.push(format!(
+                "{} changed paths do not fit GitHub's {MAX_BODY_BYTES}-byte body; sent without `paths`",
+                paths.len()
+            ));
+        }
+    }
     if body.len() > MAX_BODY_BYTES {
         bail!("the request body would be {} bytes; GitHub takes at most {MAX_BODY_BYTES}; shrink the payload", body.len());
     }
@@ -495,6 +513,7 @@ mod tests {
             sha: "a",
             before: "b",
             repository: "o/c",
+            paths: None,
         };
         let extra =
             serde_json::from_str::<Map<String, Value>>(r#"{"sha":"x","site":"blog"}"#).unwrap();
@@ -504,6 +523,28 @@ mod tests {
         assert_eq!(v["client_payload"]["site"], "blog");
         assert_eq!(warnings.len(), 1);
         assert!(body.starts_with(r#"{"event_type":"update","client_payload":{"ref":"refs/heads/main","sha":"a","before":"b","repository":"o/c","#));
+    }
+
+    #[test]
+    fn paths_are_added_while_they_fit() {
+        let few = vec!["content/a.md".to_string()];
+        let mut push = PushFacts {
+            remote_ref: "refs/heads/main",
+            sha: "a",
+            before: "b",
+            repository: "o/c",
+            paths: Some(&few),
+        };
+        let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
+        assert!(body.ends_with(r#""paths":["content/a.md"]}}"#), "{body}");
+        assert!(warnings.is_empty());
+        let many: Vec<String> = (0..10_000)
+            .map(|i| format!("content/post-{i}.md"))
+            .collect();
+        push.paths = Some(&many);
+        let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
+        assert!(!body.contains("paths") && body.len() < MAX_BODY_BYTES);
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::config::{Config, When};
 use crate::delivery::{self, Mode};
 use crate::github::{self, PushFacts, Verdict};
 use crate::install;
+use crate::paths::PathFilter;
 use crate::push;
 use crate::repo::Repo;
 use crate::say;
@@ -104,11 +105,17 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     let mut recorded = Vec::new();
     for target in &config.targets {
         for update in updates.iter().filter(|u| push::fires(target, remote, u)) {
+            let selected = match selected_paths(repo, target, update) {
+                Selection::Everything => None,
+                Selection::Paths(paths) if paths.is_empty() => continue,
+                Selection::Paths(paths) => Some(paths),
+            };
             let facts = PushFacts {
                 remote_ref: &update.remote_ref,
                 sha: &update.new_sha,
                 before: &update.old_sha,
                 repository: &content_repo,
+                paths: selected.as_deref(),
             };
             let (body, warnings) =
                 match github::dispatch_body(&target.event.value, &facts, &target.payload.value) {
@@ -166,6 +173,39 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         waiter::spawn(Some(push_pid))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a target's path filter makes of a push.
+enum Selection {
+    /// No filter, or the changes cannot be listed here: the push fires.
+    Everything,
+    /// The changed paths the filter selects; none means the push does not fire.
+    Paths(Vec<String>),
+}
+
+fn selected_paths(
+    repo: &Repo,
+    target: &crate::config::Target,
+    update: &push::RefUpdate,
+) -> Selection {
+    let filter = PathFilter::new(&target.paths.value);
+    if filter.is_empty() {
+        return Selection::Everything;
+    }
+    match repo.changed_paths(&update.old_sha, &update.new_sha) {
+        Ok(Some(changed)) => {
+            Selection::Paths(changed.into_iter().filter(|p| filter.selects(p)).collect())
+        }
+        // A new branch, or an old commit we do not have: better one build too many.
+        Ok(None) => Selection::Everything,
+        Err(err) => {
+            say::line(&format!(
+                "target {}: cannot list the changed paths ({err:#}); dispatching anyway",
+                target.name
+            ));
+            Selection::Everything
+        }
+    }
 }
 
 fn event_of<'a>(config: &'a Config, entry: &Entry) -> &'a str {

@@ -10,6 +10,7 @@ pub mod exit;
 mod github;
 mod hook;
 mod install;
+mod paths;
 mod push;
 pub mod redact;
 mod repo;

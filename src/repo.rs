@@ -112,6 +112,60 @@ impl Repo {
             .with_context(|| format!("reading {name}"))?;
         Ok(reference.and_then(|r| r.try_id().map(|id| id.to_string())))
     }
+
+    /// The files (not directories) that differ between the trees of commits `old` and
+    /// `new`; `None` when that cannot be told here (`old` unknown locally, or none: a new
+    /// branch), which callers treat as "everything changed".
+    pub fn changed_paths(&self, old: &str, new: &str) -> Result<Option<Vec<String>>> {
+        let tree_of = |sha: &str| -> Result<Option<gix::Tree<'_>>> {
+            let Ok(id) = gix::ObjectId::from_hex(sha.as_bytes()) else {
+                return Ok(None);
+            };
+            if id.is_null() {
+                return Ok(None);
+            }
+            let Ok(object) = self.inner.find_object(id) else {
+                return Ok(None);
+            };
+            let commit = object
+                .try_into_commit()
+                .with_context(|| format!("{sha} is not a commit"))?;
+            Ok(Some(
+                commit
+                    .tree()
+                    .with_context(|| format!("reading the tree of {sha}"))?,
+            ))
+        };
+        let (Some(old_tree), Some(new_tree)) = (tree_of(old)?, tree_of(new)?) else {
+            return Ok(None);
+        };
+        let mut recorder = gix::diff::tree::Recorder::default();
+        gix::diff::tree(
+            gix::objs::TreeRefIter::from_bytes(&old_tree.data, old_tree.id.kind()),
+            gix::objs::TreeRefIter::from_bytes(&new_tree.data, new_tree.id.kind()),
+            &mut gix::diff::tree::State::default(),
+            &self.inner.objects,
+            &mut recorder,
+        )
+        .context("comparing the pushed trees")?;
+        use gix::diff::tree::recorder::Change;
+        let paths = recorder
+            .records
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::Addition {
+                    entry_mode, path, ..
+                }
+                | Change::Deletion {
+                    entry_mode, path, ..
+                }
+                | Change::Modification {
+                    entry_mode, path, ..
+                } => (!entry_mode.is_tree()).then(|| path.to_str_lossy().into_owned()),
+            })
+            .collect();
+        Ok(Some(paths))
+    }
 }
 
 /// `refs/heads/*` style match of `name` against the source side of a refspec.

@@ -1,0 +1,1249 @@
+//! Shared support for the integration tests: a fake GitHub API on 127.0.0.1 and
+//! throwaway git repositories with an isolated environment.
+//!
+//! Every test builds its own `FakeGitHub` and `TestEnv`, runs git with `-C dir`
+//! (never by changing this process's directory) so tests run in parallel, and
+//! runs the real `git-dispatch` binary. Helpers that fail print the command, its
+//! directory, stdout and stderr, so a red line in CI explains itself.
+//!
+//! The after-push waiter is detached, so tests never sleep for a fixed time:
+//! they poll (`wait_for_dispatches`, `wait_idle`, `wait_settled`) every 20 ms.
+//! The hook records an entry before `git push` returns and an entry leaves
+//! `status --json` only after the fake has recorded its 204, so "no entries left"
+//! followed by "N dispatches received" is free of races.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The token the fake accepts unless a test picks another.
+pub const TOKEN: &str = "github_pat_11TESTTOKEN0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uVwXyZ";
+/// How long a test waits for the detached waiter or the fake.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How often waits poll.
+pub const POLL: Duration = Duration::from_millis(20);
+/// The REST API version every request must name.
+pub const API_VERSION: &str = "2022-11-28";
+/// The media type every request must accept.
+pub const ACCEPT: &str = "application/vnd.github+json";
+/// GitHub's limit on the body of a dispatch.
+pub const MAX_BODY: usize = 65536;
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-dispatch"))
+}
+
+/// The `User-Agent` the binary must send.
+pub fn user_agent() -> String {
+    format!("git-dispatch/{}", env!("CARGO_PKG_VERSION"))
+}
+
+// ---------------------------------------------------------------------------
+// Fake GitHub
+// ---------------------------------------------------------------------------
+
+/// One request the fake received, with the status it answered.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path without the query string.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub status: u16,
+}
+
+impl Request {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// A dispatch the fake accepted (204).
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    /// `owner/repo` taken from the request path.
+    pub repository: String,
+    pub body: Value,
+    pub request: Request,
+}
+
+struct FakeState {
+    token: String,
+    repos: BTreeSet<String>,
+    /// Forced status: (status, how many more requests; None = until cleared).
+    forced: Option<(u16, Option<usize>)>,
+    requests: Vec<Request>,
+}
+
+/// A tiny GitHub REST API on 127.0.0.1 that checks what GitHub checks.
+///
+/// ```text
+/// POST /repos/{o}/{r}/dispatches   204 | 401 | 403 | 400 | 415 | 404 | 422
+/// GET  /repos/{o}/{r}              200 {"full_name","default_branch":"main"} | 404
+/// GET  /user                       200 {"login":"writer"}
+/// ```
+pub struct FakeGitHub {
+    state: Arc<Mutex<FakeState>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    url: String,
+}
+
+impl FakeGitHub {
+    /// A fake that accepts `TOKEN` and knows `owner/site` and `owner/docs`.
+    pub fn start() -> FakeGitHub {
+        FakeGitHub::with_token(TOKEN)
+    }
+
+    /// A fake that accepts `token` and knows `owner/site` and `owner/docs`.
+    pub fn with_token(token: &str) -> FakeGitHub {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("start the fake GitHub");
+        let port = server
+            .server_addr()
+            .to_ip()
+            .expect("the fake listens on an IP address")
+            .port();
+        let state = Arc::new(Mutex::new(FakeState {
+            token: token.to_string(),
+            repos: ["owner/site", "owner/docs"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            forced: None,
+            requests: Vec::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || serve(server, state, stop))
+        };
+        FakeGitHub {
+            state,
+            stop,
+            thread: Some(thread),
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `GIT_DISPATCH_API_URL`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Make `owner/repo` known (its dispatches succeed).
+    pub fn add_repo(&self, repo: &str) {
+        self.lock().repos.insert(repo.to_string());
+    }
+
+    /// Answer every following request with `status` until `respond_normally`.
+    pub fn respond_with(&self, status: u16) {
+        self.lock().forced = Some((status, None));
+    }
+
+    /// Answer the next `n` requests with `status`.
+    pub fn respond_with_n(&self, status: u16, n: usize) {
+        self.lock().forced = if n == 0 {
+            None
+        } else {
+            Some((status, Some(n)))
+        };
+    }
+
+    /// Stop forcing a status.
+    pub fn respond_normally(&self) {
+        self.lock().forced = None;
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.lock().requests.clone()
+    }
+
+    /// The dispatches answered with 204, in order.
+    pub fn dispatches(&self) -> Vec<Dispatch> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.status == 204)
+            .filter_map(|r| {
+                let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    ["repos", owner, repo, "dispatches"] => Some(Dispatch {
+                        repository: format!("{owner}/{repo}"),
+                        body: serde_json::from_str(&r.body).expect("an accepted body is JSON"),
+                        request: r.clone(),
+                    }),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Poll until at least `n` dispatches were accepted; panic with what was
+    /// received on timeout.
+    pub fn wait_for_dispatches(&self, n: usize, timeout: Duration) -> Vec<Dispatch> {
+        let start = Instant::now();
+        loop {
+            let got = self.dispatches();
+            if got.len() >= n {
+                return got;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {timeout:?} waiting for {n} dispatch(es); {} accepted.\n\
+                     requests received:\n{}",
+                    got.len(),
+                    self.describe()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Poll until at least `n` requests (of any kind) arrived.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        let start = Instant::now();
+        loop {
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {timeout:?} waiting for {n} request(s); got {}:\n{}",
+                    got.len(),
+                    self.describe()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Every request, one paragraph each, with the Authorization value masked.
+    pub fn describe(&self) -> String {
+        let requests = self.requests();
+        if requests.is_empty() {
+            return "  (none)".to_string();
+        }
+        requests
+            .iter()
+            .map(|r| {
+                let headers: Vec<String> = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        if k.eq_ignore_ascii_case("authorization") {
+                            format!("{k}: <{} chars>", v.len())
+                        } else {
+                            format!("{k}: {v}")
+                        }
+                    })
+                    .collect();
+                format!(
+                    "  {} {} -> {}\n    {}\n    body: {}",
+                    r.method,
+                    r.path,
+                    r.status,
+                    headers.join("\n    "),
+                    r.body
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        let mut rq = match server.recv_timeout(Duration::from_millis(50)) {
+            Ok(Some(rq)) => rq,
+            Ok(None) => continue,
+            Err(_) => break,
+        };
+        let mut raw = Vec::new();
+        let _ = rq.as_reader().read_to_end(&mut raw);
+        let method = rq.method().as_str().to_string();
+        let path = rq.url().split('?').next().unwrap_or("").to_string();
+        let headers: Vec<(String, String)> = rq
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().trim().to_string(),
+                )
+            })
+            .collect();
+        let body = String::from_utf8_lossy(&raw).into_owned();
+        // Record before answering: once the client has its answer, the test sees
+        // the request.
+        let (status, reply) = {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            let (status, reply) = route(&mut st, &method, &path, &headers, &body);
+            st.requests.push(Request {
+                method,
+                path,
+                headers,
+                body,
+                status,
+            });
+            (status, reply)
+        };
+        let response = if status == 204 {
+            tiny_http::Response::empty(204).boxed()
+        } else {
+            tiny_http::Response::from_string(reply)
+                .with_status_code(status)
+                .with_header(
+                    tiny_http::Header::from_bytes(
+                        "Content-Type",
+                        "application/json; charset=utf-8",
+                    )
+                    .expect("valid header"),
+                )
+                .boxed()
+        };
+        let _ = rq.respond(response);
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn message(text: &str) -> String {
+    json!({"message": text, "documentation_url": "https://docs.github.com/rest"}).to_string()
+}
+
+fn default_message(status: u16) -> &'static str {
+    match status {
+        401 => "Bad credentials",
+        403 => "Resource not accessible by personal access token",
+        404 => "Not Found",
+        422 => "Validation Failed",
+        429 => "API rate limit exceeded",
+        500 => "Server Error",
+        502 => "Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+fn route(
+    st: &mut FakeState,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> (u16, String) {
+    if let Some((status, left)) = st.forced {
+        st.forced = match left {
+            Some(n) if n <= 1 => None,
+            Some(n) => Some((status, Some(n - 1))),
+            None => Some((status, None)),
+        };
+        return (status, message(default_message(status)));
+    }
+    match find_header(headers, "authorization") {
+        None => return (401, message("Requires authentication")),
+        Some(v) if v != format!("Bearer {}", st.token) => return (401, message("Bad credentials")),
+        Some(_) => {}
+    }
+    match find_header(headers, "user-agent") {
+        Some(ua) if ua.starts_with("git-dispatch/") => {}
+        _ => {
+            return (
+                403,
+                message(
+                    "Request forbidden by administrative rules. Please make sure your request \
+                     has a User-Agent header",
+                ),
+            )
+        }
+    }
+    if find_header(headers, "x-github-api-version") != Some(API_VERSION) {
+        return (
+            400,
+            message("Unsupported or missing 'X-GitHub-Api-Version' header (want 2022-11-28)"),
+        );
+    }
+    if find_header(headers, "accept") != Some(ACCEPT) {
+        return (
+            415,
+            message("Unsupported 'Accept' header (want application/vnd.github+json)"),
+        );
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        ("GET", ["user"]) => (200, json!({"login": "writer"}).to_string()),
+        ("GET", ["repos", owner, repo]) => {
+            let full = format!("{owner}/{repo}");
+            if st.repos.contains(&full) {
+                let reply = json!({
+                    "full_name": full,
+                    "default_branch": "main",
+                    "private": true,
+                    "permissions": {"admin": false, "push": true, "pull": true},
+                });
+                (200, reply.to_string())
+            } else {
+                (404, message("Not Found"))
+            }
+        }
+        ("POST", ["repos", owner, repo, "dispatches"]) => {
+            if !st.repos.contains(&format!("{owner}/{repo}")) {
+                return (404, message("Not Found"));
+            }
+            validate_dispatch(headers, body)
+        }
+        _ => (404, message("Not Found")),
+    }
+}
+
+fn validate_dispatch(headers: &[(String, String)], body: &str) -> (u16, String) {
+    match find_header(headers, "content-type") {
+        Some(ct) if ct.starts_with("application/json") => {}
+        _ => {
+            return (
+                415,
+                message("Unsupported 'Content-Type' header (want application/json)"),
+            )
+        }
+    }
+    if body.len() > MAX_BODY {
+        return (
+            422,
+            message("Invalid request.\n\nThe request body is larger than 65536 bytes."),
+        );
+    }
+    let value: Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(_) => return (400, message("Problems parsing JSON")),
+    };
+    let Some(object) = value.as_object() else {
+        return (400, message("Problems parsing JSON"));
+    };
+    for key in object.keys() {
+        if key != "event_type" && key != "client_payload" {
+            return (
+                422,
+                message(&format!(
+                    "Invalid request.\n\n\"{key}\" is not a permitted key."
+                )),
+            );
+        }
+    }
+    match object.get("event_type") {
+        None => {
+            return (
+                422,
+                message("Invalid request.\n\n\"event_type\" wasn't supplied."),
+            )
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return (
+                422,
+                message("Invalid request.\n\nevent_type is too short (minimum is 1 character)."),
+            )
+        }
+        Some(Value::String(s)) if s.chars().count() > 100 => {
+            return (
+                422,
+                message("Invalid request.\n\nevent_type is too long (maximum is 100 characters)."),
+            )
+        }
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            return (
+                422,
+                message(&format!(
+                    "Invalid request.\n\nFor 'properties/event_type', {other} is not a string."
+                )),
+            )
+        }
+    }
+    match object.get("client_payload") {
+        None => {}
+        Some(Value::Object(map)) if map.len() > 10 => {
+            return (
+                422,
+                message(&format!(
+                    "Invalid request.\n\nNo more than 10 properties are allowed; {} were supplied.",
+                    map.len()
+                )),
+            )
+        }
+        Some(Value::Object(_)) => {}
+        Some(other) => {
+            return (
+                422,
+                message(&format!(
+                    "Invalid request.\n\nFor 'properties/client_payload', {other} is not an object."
+                )),
+            )
+        }
+    }
+    (204, String::new())
+}
+
+/// A URL on 127.0.0.1 where nothing listens (the network is down).
+pub fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+// ---------------------------------------------------------------------------
+// Process output
+// ---------------------------------------------------------------------------
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// stdout then stderr.
+pub fn combined(out: &Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+/// The exit status, stdout and stderr, for panic messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// The lines that start with `git-dispatch:`.
+pub fn dispatch_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("git-dispatch:"))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Assert the exit code, printing the output otherwise.
+pub fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit code {code}\n{}",
+        show(out)
+    );
+}
+
+/// Program, arguments and directory of a command, without its environment
+/// (which holds the token).
+pub fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        text.push_str(&format!("  (in {})", dir.display()));
+    }
+    text
+}
+
+/// Run a command to completion with stdin closed.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", describe(cmd)))
+}
+
+/// Run a command feeding it `input` on stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", describe(cmd)));
+    {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // The program may exit without reading: a broken pipe is fine.
+        let _ = stdin.write_all(input);
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("could not wait for {}: {e}", describe(cmd)))
+}
+
+/// Run a command and panic with everything needed to understand a failure.
+pub fn expect_success(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    if !out.status.success() {
+        panic!("command failed: {}\n{}", describe(cmd), show(&out));
+    }
+    out
+}
+
+/// Prefixes of the lines git itself prints during `git push` (LC_ALL=C).
+const GIT_PUSH_PREFIXES: &[&str] = &[
+    "To ",
+    " ",
+    "\t",
+    "error:",
+    "hint:",
+    "remote:",
+    "warning:",
+    "fatal:",
+    "Everything up-to-date",
+    "Enumerating ",
+    "Counting ",
+    "Delta ",
+    "Compressing ",
+    "Writing ",
+    "Total ",
+    "Unpacking ",
+    "branch '",
+    "git-dispatch:",
+];
+
+/// Every line of a `git push`'s output is git's own or starts with
+/// `git-dispatch:`.
+pub fn assert_push_output(out: &Output) {
+    let text = combined(out);
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        assert!(
+            GIT_PUSH_PREFIXES.iter().any(|p| line.starts_with(p)),
+            "a line printed during `git push` is neither git's nor starts with \
+             `git-dispatch:`: {line:?}\n{}",
+            show(out)
+        );
+    }
+}
+
+/// The secret part of a fine-grained token: what follows `github_pat_`.
+fn secret_part(token: &str) -> &str {
+    token.strip_prefix("github_pat_").unwrap_or(token)
+}
+
+/// The token, or any 12 consecutive characters of its secret part, in `text`.
+/// A mask may show the `github_pat_` prefix and a few characters, never more.
+pub fn find_secret(text: &[u8], token: &str) -> Option<String> {
+    let secret = secret_part(token).as_bytes();
+    if secret.len() < 12 {
+        return text
+            .windows(token.len())
+            .any(|w| w == token.as_bytes())
+            .then(|| token.to_string());
+    }
+    let windows: std::collections::HashSet<&[u8]> = secret.windows(12).collect();
+    text.windows(12)
+        .find(|w| windows.contains(w))
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+}
+
+/// Assert the token appears nowhere in a command's output.
+pub fn assert_no_token(out: &Output, token: &str, what: &str) {
+    let text = combined(out);
+    if let Some(found) = find_secret(text.as_bytes(), token) {
+        panic!(
+            "{what}: output shows the token (found {found:?})\n{}",
+            show(out)
+        );
+    }
+}
+
+/// Walk every file under the test's temp dir (clones including `.git/`, the
+/// remote, home) and assert the token is in none of them but the credentials
+/// file, where `login` keeps it.
+pub fn scan_for_token(env: &TestEnv, token: &str) {
+    let allowed = env.credentials_path();
+    let mut leaks = Vec::new();
+    let mut files = 0;
+    walk(&env.root, &mut |path| {
+        if path == allowed {
+            return;
+        }
+        files += 1;
+        // A file the waiter removes meanwhile is not a leak.
+        if let Ok(bytes) = fs::read(path) {
+            if let Some(found) = find_secret(&bytes, token) {
+                leaks.push(format!("{} (found {found:?})", path.display()));
+            }
+        }
+    });
+    assert!(
+        files > 0,
+        "scan_for_token found no file under {}",
+        env.root.display()
+    );
+    assert!(
+        leaks.is_empty(),
+        "the token was written to disk outside the credentials file:\n  {}",
+        leaks.join("\n  ")
+    );
+}
+
+/// Call `f` for every regular file under `dir`, without following symlinks.
+pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, f);
+        } else if meta.is_file() {
+            f(&path);
+        }
+    }
+}
+
+/// The `entries` array of `status --json`.
+pub fn entries(status: &Value) -> &Vec<Value> {
+    status["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`status --json` has no \"entries\" array: {status:#}"))
+}
+
+/// The `recent` array of `status --json`.
+pub fn recent(status: &Value) -> &Vec<Value> {
+    status["recent"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`status --json` has no \"recent\" array: {status:#}"))
+}
+
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {:o} {}: {e}", mode, path.display()));
+}
+
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Write an executable `sh` script.
+#[cfg(unix)]
+pub fn write_script(path: &Path, body: &str) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).expect("create the script's directory");
+    }
+    fs::write(path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    set_mode(path, 0o755);
+}
+
+/// `s` quoted for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+// ---------------------------------------------------------------------------
+// Repositories and environment
+// ---------------------------------------------------------------------------
+
+/// A bare remote, a clone with one commit pushed to `main`, and an isolated
+/// home, all in one temp dir.
+///
+/// ```text
+/// root/
+///   remote.git/        bare, initial branch main
+///   clone/             origin = root/remote.git, user.name/email set
+///   home/              HOME; .config = XDG_CONFIG_HOME; .gitconfig = GIT_CONFIG_GLOBAL
+/// ```
+pub struct TestEnv {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub remote: PathBuf,
+    pub clone: PathBuf,
+    pub home: PathBuf,
+    path: OsString,
+    token: Option<String>,
+    api_url: Option<String>,
+    /// Extra variables for every command; `None` removes the variable.
+    vars: BTreeMap<String, Option<OsString>>,
+}
+
+impl TestEnv {
+    /// Repositories and home, with no token and no API URL.
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::Builder::new()
+            .prefix("git-dispatch-test.")
+            .tempdir()
+            .expect("create a temp dir");
+        // macOS's /tmp is a symlink; git reports resolved paths.
+        let root = tmp.path().canonicalize().expect("canonical temp dir");
+        let home = root.join("home");
+        fs::create_dir_all(home.join(".config")).expect("create home");
+        fs::write(home.join(".gitconfig"), "").expect("create the global git config");
+        let bin_dir = bin().parent().expect("binary directory").to_path_buf();
+        let original = std::env::var_os("PATH").unwrap_or_default();
+        let path =
+            std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&original)))
+                .expect("join PATH");
+        let env = TestEnv {
+            _tmp: tmp,
+            remote: root.join("remote.git"),
+            clone: root.join("clone"),
+            home,
+            root,
+            path,
+            token: None,
+            api_url: None,
+            vars: BTreeMap::new(),
+        };
+        env.git_ok(
+            &env.root,
+            &["init", "--quiet", "--bare", "-b", "main", "remote.git"],
+        );
+        env.git_ok(&env.root, &["clone", "--quiet", "remote.git", "clone"]);
+        env.git_ok(&env.clone, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+        env.set_identity(&env.clone);
+        env.commit(&env.clone, "README.md", "# content\n", "initial");
+        env.git_ok(&env.clone, &["push", "--quiet", "-u", "origin", "main"]);
+        env
+    }
+
+    /// `new()` with `TOKEN` and the fake's URL in the environment.
+    pub fn with_fake(fake: &FakeGitHub) -> TestEnv {
+        let mut env = TestEnv::new();
+        env.set_token(Some(TOKEN));
+        env.set_api_url(Some(&fake.url()));
+        env
+    }
+
+    /// `GIT_DISPATCH_TOKEN` for every command (`None`: unset).
+    pub fn set_token(&mut self, token: Option<&str>) {
+        self.token = token.map(str::to_string);
+    }
+
+    /// `GIT_DISPATCH_API_URL` for every command (`None`: unset).
+    pub fn set_api_url(&mut self, url: Option<&str>) {
+        self.api_url = url.map(str::to_string);
+    }
+
+    /// Set a variable for every following command.
+    pub fn set_var(&mut self, key: &str, value: impl AsRef<OsStr>) {
+        self.vars
+            .insert(key.to_string(), Some(value.as_ref().to_os_string()));
+    }
+
+    /// Unset a variable for every following command.
+    pub fn remove_var(&mut self, key: &str) {
+        self.vars.insert(key.to_string(), None);
+    }
+
+    /// PATH without the directory of the binary under test (nor any other
+    /// directory holding a `git-dispatch`).
+    pub fn path_without_binary(&self) -> OsString {
+        let original = std::env::var_os("PATH").unwrap_or_default();
+        let kept: Vec<PathBuf> = std::env::split_paths(&original)
+            .filter(|dir| !dir.join("git-dispatch").exists())
+            .collect();
+        std::env::join_paths(kept).expect("join PATH")
+    }
+
+    /// The isolated environment, applied to a command.
+    pub fn apply_env(&self, cmd: &mut Command) {
+        for (key, _) in std::env::vars_os() {
+            let name = key.to_string_lossy();
+            let proxy = name.eq_ignore_ascii_case("http_proxy")
+                || name.eq_ignore_ascii_case("https_proxy")
+                || name.eq_ignore_ascii_case("all_proxy")
+                || name.eq_ignore_ascii_case("no_proxy");
+            if name.starts_with("GIT_") || proxy {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .env("PATH", &self.path);
+        if let Some(token) = &self.token {
+            cmd.env("GIT_DISPATCH_TOKEN", token);
+        }
+        if let Some(url) = &self.api_url {
+            cmd.env("GIT_DISPATCH_API_URL", url);
+        }
+        for (key, value) in &self.vars {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+    }
+
+    /// `git -C dir args…` with the environment, not yet run.
+    pub fn git_cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args(args);
+        self.apply_env(&mut cmd);
+        cmd
+    }
+
+    /// Run `git -C dir args…`.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Output {
+        run(&mut self.git_cmd(dir, args))
+    }
+
+    /// Run `git -C dir args…`; panic with the details if it fails.
+    pub fn git_ok(&self, dir: &Path, args: &[&str]) -> Output {
+        expect_success(&mut self.git_cmd(dir, args))
+    }
+
+    /// The trimmed stdout of a successful git command.
+    pub fn git_stdout(&self, dir: &Path, args: &[&str]) -> String {
+        stdout(&self.git_ok(dir, args)).trim().to_string()
+    }
+
+    /// The binary with cwd = `dir` and the environment, not yet run.
+    pub fn program_cmd(&self, program: &Path, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir).args(args);
+        self.apply_env(&mut cmd);
+        cmd
+    }
+
+    /// `git-dispatch args…` in the clone, not yet run.
+    pub fn dispatch_cmd(&self, args: &[&str]) -> Command {
+        self.program_cmd(&bin(), &self.clone, args)
+    }
+
+    /// Run `git-dispatch args…` in the clone.
+    pub fn dispatch(&self, args: &[&str]) -> Output {
+        run(&mut self.dispatch_cmd(args))
+    }
+
+    /// Run `git-dispatch args…` in `dir`.
+    pub fn dispatch_in(&self, dir: &Path, args: &[&str]) -> Output {
+        run(&mut self.program_cmd(&bin(), dir, args))
+    }
+
+    /// Run `git-dispatch args…` in the clone; panic with the details if it fails.
+    pub fn dispatch_ok(&self, args: &[&str]) -> Output {
+        expect_success(&mut self.dispatch_cmd(args))
+    }
+
+    /// Run `git-dispatch args…` in the clone with `input` on stdin.
+    pub fn dispatch_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        run_with_stdin(&mut self.dispatch_cmd(args), input.as_bytes())
+    }
+
+    /// `git-dispatch install` in the clone.
+    pub fn install(&self) -> Output {
+        self.dispatch_ok(&["install"])
+    }
+
+    /// `git push args…` from the clone.
+    pub fn push(&self, args: &[&str]) -> Output {
+        let mut all = vec!["push"];
+        all.extend_from_slice(args);
+        self.git(&self.clone, &all)
+    }
+
+    /// `git push args…` from the clone; panic with the details if it fails.
+    pub fn push_ok(&self, args: &[&str]) -> Output {
+        let mut all = vec!["push"];
+        all.extend_from_slice(args);
+        self.git_ok(&self.clone, &all)
+    }
+
+    /// Configure a committer in `dir`'s repository.
+    pub fn set_identity(&self, dir: &Path) {
+        self.git_ok(dir, &["config", "user.name", "Test Writer"]);
+        self.git_ok(dir, &["config", "user.email", "writer@example.com"]);
+        self.git_ok(dir, &["config", "commit.gpgsign", "false"]);
+    }
+
+    /// Write `file` (relative to `dir`) and commit it; the new commit's sha.
+    pub fn commit(&self, dir: &Path, file: &str, content: &str, msg: &str) -> String {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create the file's directory");
+        }
+        fs::write(&path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.git_ok(dir, &["add", "--", file]);
+        self.git_ok(dir, &["commit", "--quiet", "-m", msg]);
+        self.rev(dir, "HEAD")
+    }
+
+    /// The full sha of `rev` in `dir`'s repository.
+    pub fn rev(&self, dir: &Path, rev: &str) -> String {
+        self.git_stdout(dir, &["rev-parse", "--verify", rev])
+    }
+
+    /// Another clone of the remote at `root/name`, with an identity.
+    pub fn second_clone(&self, name: &str) -> PathBuf {
+        self.git_ok(&self.root, &["clone", "--quiet", "remote.git", name]);
+        let dir = self.root.join(name);
+        self.set_identity(&dir);
+        dir
+    }
+
+    /// Where git runs hooks for `dir` (follows core.hooksPath and worktrees).
+    pub fn hooks_dir(&self, dir: &Path) -> PathBuf {
+        PathBuf::from(self.git_stdout(
+            dir,
+            &["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
+        ))
+    }
+
+    /// The installed hook in the clone.
+    pub fn hook_path(&self) -> PathBuf {
+        self.hooks_dir(&self.clone).join("pre-push")
+    }
+
+    /// The state directory: `dispatch/` in the common git dir.
+    pub fn state_dir(&self) -> PathBuf {
+        PathBuf::from(self.git_stdout(
+            &self.clone,
+            &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+        ))
+        .join("dispatch")
+    }
+
+    /// `dirs::config_dir()/git-dispatch/credentials.json` for the isolated home.
+    pub fn credentials_path(&self) -> PathBuf {
+        let config_dir = if cfg!(target_os = "macos") {
+            self.home.join("Library/Application Support")
+        } else {
+            self.home.join(".config")
+        };
+        config_dir.join("git-dispatch").join("credentials.json")
+    }
+
+    /// `git-dispatch status --json`, parsed.
+    pub fn status_json(&self) -> Value {
+        let out = self.dispatch(&["status", "--json"]);
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "`git-dispatch status --json` failed\n{}",
+            show(&out)
+        );
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+            panic!(
+                "`git-dispatch status --json` printed no JSON ({e})\n{}",
+                show(&out)
+            )
+        })
+    }
+
+    /// Poll `status --json` until `done` holds; panic with the state on timeout.
+    pub fn wait_status(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            let status = self.status_json();
+            if done(&status) {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\nlast `status --json`: \
+                     {status:#}\n{}",
+                    self.debug_state()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// `fake.wait_for_dispatches`, but a timeout also shows this clone's
+    /// pending entries and state files.
+    pub fn wait_dispatched(&self, fake: &FakeGitHub, n: usize) -> Vec<Dispatch> {
+        let start = Instant::now();
+        loop {
+            let got = fake.dispatches();
+            if got.len() >= n {
+                return got;
+            }
+            if start.elapsed() > TIMEOUT {
+                let status = self.dispatch(&["status", "--json"]);
+                panic!(
+                    "timed out after {TIMEOUT:?} waiting for {n} dispatch(es); {} accepted.\n\
+                     requests received:\n{}\n`status --json`:\n{}\n{}",
+                    got.len(),
+                    fake.describe(),
+                    show(&status),
+                    self.debug_state()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Wait until no entry is `awaiting-push` (every waiter has decided).
+    pub fn wait_idle(&self, timeout: Duration) -> Value {
+        self.wait_status(timeout, "no entry in state awaiting-push", |s| {
+            entries(s).iter().all(|e| e["state"] != "awaiting-push")
+        })
+    }
+
+    /// Wait until `status --json` has no entry at all (everything delivered or
+    /// dropped).
+    pub fn wait_settled(&self, timeout: Duration) -> Value {
+        self.wait_status(timeout, "no pending or failed entry", |s| {
+            entries(s).is_empty()
+        })
+    }
+
+    /// Wait until some entry has state `state` and a `last_error`.
+    pub fn wait_for_error(&self, state: &str, timeout: Duration) -> Value {
+        self.wait_status(
+            timeout,
+            &format!("an entry in state {state} with a last_error"),
+            |s| {
+                entries(s)
+                    .iter()
+                    .any(|e| e["state"] == state && e["last_error"].is_string())
+            },
+        )
+    }
+
+    /// The files in the state directory with their contents, for panic
+    /// messages.
+    pub fn debug_state(&self) -> String {
+        let dir = self.state_dir();
+        let mut text = format!("state dir {}:\n", dir.display());
+        let mut any = false;
+        walk(&dir, &mut |path| {
+            any = true;
+            let content = fs::read(path).unwrap_or_default();
+            let content = String::from_utf8_lossy(&content);
+            let tail: String = if content.len() > 4000 {
+                format!("…{}", &content[content.len() - 4000..])
+            } else {
+                content.into_owned()
+            };
+            text.push_str(&format!("--- {} ---\n{}\n", path.display(), tail));
+        });
+        if !any {
+            text.push_str("  (no files)\n");
+        }
+        text
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        TestEnv::new()
+    }
+}
+
+/// A fake GitHub and a clone with the hook installed and one target,
+/// `[dispatch "site"] repository = owner/site`, token and API URL in the
+/// environment.
+pub fn installed() -> (FakeGitHub, TestEnv) {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    (fake, env)
+}
+
+/// The client_payload keys of a default dispatch.
+pub const PAYLOAD_KEYS: [&str; 4] = ["before", "ref", "repository", "sha"];
+
+/// Assert a dispatch of `event` to `repo` for `ref_` moving `before` → `sha`,
+/// with exactly the default payload keys and every header GitHub wants.
+pub fn assert_dispatch(d: &Dispatch, repo: &str, ref_: &str, before: &str, sha: &str) {
+    let context = || format!("dispatch: {:#}", d.body);
+    assert_eq!(d.repository, repo, "{}", context());
+    assert_eq!(d.body["event_type"], "update", "{}", context());
+    let payload = d.body["client_payload"]
+        .as_object()
+        .unwrap_or_else(|| panic!("client_payload is not an object; {}", context()));
+    let mut keys: Vec<&str> = payload.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, PAYLOAD_KEYS, "client_payload keys; {}", context());
+    assert_eq!(payload["ref"], ref_, "{}", context());
+    assert_eq!(payload["sha"], sha, "{}", context());
+    assert_eq!(payload["before"], before, "{}", context());
+    let repository = payload["repository"]
+        .as_str()
+        .unwrap_or_else(|| panic!("client_payload.repository is not a string; {}", context()));
+    assert!(!repository.is_empty(), "{}", context());
+    assert!(
+        !repository.contains('@'),
+        "repository carries credentials; {}",
+        context()
+    );
+    assert_headers(&d.request);
+}
+
+/// Assert the headers GitHub wants, exactly.
+pub fn assert_headers(r: &Request) {
+    assert_eq!(r.header("accept"), Some(ACCEPT), "Accept");
+    assert_eq!(
+        r.header("x-github-api-version"),
+        Some(API_VERSION),
+        "X-GitHub-Api-Version"
+    );
+    assert_eq!(
+        r.header("user-agent"),
+        Some(user_agent().as_str()),
+        "User-Agent"
+    );
+    assert_eq!(
+        r.header("content-type")
+            .map(|v| v.starts_with("application/json")),
+        Some(true),
+        "Content-Type"
+    );
+}
