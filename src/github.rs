@@ -204,24 +204,36 @@ impl Answer {
             .map(|(_, v)| v.as_str())
     }
 
-    /// GitHub's `message` from a JSON error body, else the start of the body.
+    /// GitHub's `message` from a JSON error body; a proxy's HTML page by its title; else
+    /// the start of the body.
     pub fn message(&self) -> String {
         let parsed = serde_json::from_str::<Value>(&self.body).ok();
-        match parsed
+        if let Some(m) = parsed
             .as_ref()
             .and_then(|v| v.get("message"))
             .and_then(Value::as_str)
         {
-            Some(m) => m.to_string(),
-            None => {
-                let text: String = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
-                let short: String = text.chars().take(80).collect();
-                if short.is_empty() {
-                    "no message".into()
-                } else {
-                    short
-                }
-            }
+            return crate::say::shorten(m, 200);
+        }
+        let lower = self.body.to_ascii_lowercase();
+        if lower.contains("<html") || lower.contains("<!doctype") {
+            let title = lower
+                .find("<title>")
+                .and_then(|start| {
+                    let rest = &self.body[start + 7..];
+                    rest.find("</").map(|end| rest[..end].trim().to_string())
+                })
+                .filter(|t| !t.is_empty());
+            return match title {
+                Some(t) => format!("an HTML page ({})", crate::say::shorten(&t, 80)),
+                None => "an HTML page, not GitHub's JSON".into(),
+            };
+        }
+        let text: String = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            "no message".into()
+        } else {
+            crate::say::shorten(&text, 80)
         }
     }
 }
@@ -257,6 +269,13 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
         }
     };
     let status = answer.status;
+    if !(200..600).contains(&status) {
+        // A connection cut mid-answer can parse as a stub status line ("HTTP/1.1 20").
+        return Verdict::Later {
+            reason: format!("network: malformed HTTP answer (status {status})"),
+            after: None,
+        };
+    }
     let message = answer.message();
     if (200..300).contains(&status) {
         return Verdict::Delivered;
@@ -504,6 +523,22 @@ mod tests {
             panic!()
         };
         assert!(reason.contains("o/r"));
+    }
+
+    #[test]
+    fn messages_from_json_html_and_nothing() {
+        let a = |body: &str| Answer {
+            status: 502,
+            headers: Vec::new(),
+            body: body.into(),
+        };
+        assert_eq!(a(r#"{"message":"Not Found"}"#).message(), "Not Found");
+        assert_eq!(
+            a("<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>").message(),
+            "an HTML page (502 Bad Gateway)"
+        );
+        assert_eq!(a("").message(), "no message");
+        assert_eq!(a(&"x".repeat(500)).message().chars().count(), 80);
     }
 
     #[test]

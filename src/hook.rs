@@ -24,10 +24,14 @@ use crate::waiter;
 /// Skips git-dispatch once: `GIT_DISPATCH=0 git push`.
 pub const ENV_SKIP: &str = "GIT_DISPATCH";
 
+/// Git writes about 100 bytes per pushed ref; this is a mirror push of 600,000 refs.
+const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
 /// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin.
 pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
     let mut input = Vec::new();
     std::io::stdin()
+        .take(MAX_INPUT)
         .read_to_end(&mut input)
         .context("reading the pre-push lines from git")?;
     let repo = match Repo::discover() {

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 /// Where an entry is in its life.
@@ -287,13 +287,21 @@ impl Store {
             .ok()
             .as_ref()
             .and_then(Entry::from_json);
-        match entry {
-            Some(e) => Ok(Some(e)),
-            None => bail!(
-                "{} is not a git-dispatch entry; move it away or delete it",
-                path.display()
-            ),
+        if entry.is_none() {
+            // One damaged file must not stop every other dispatch: set it aside, keep it.
+            let aside = path.with_extension("corrupt");
+            let _ = fs::rename(path, &aside);
+            self.log(
+                "corrupt",
+                None,
+                &format!(
+                    "{} is not a git-dispatch entry; moved to {}",
+                    path.display(),
+                    aside.display()
+                ),
+            );
         }
+        Ok(entry)
     }
 
     /// The entry with this id, re-read from disk (`None` once delivered or dropped).
@@ -456,6 +464,31 @@ mod tests {
         store.remove(&entry.id).unwrap();
         assert!(store.entries().unwrap().is_empty());
         assert!(store.reload(&entry.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_damaged_entry_is_set_aside_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let good = Entry::new(
+            "site",
+            "o/s",
+            "origin",
+            "refs/heads/main",
+            "a",
+            "b",
+            "{}".into(),
+            7,
+        );
+        store.save(&good).unwrap();
+        let bad = dir.path().join("dispatch/pending/zzz.json");
+        fs::write(&bad, b"{not json").unwrap();
+        assert_eq!(store.entries().unwrap(), vec![good]);
+        assert!(!bad.exists());
+        assert_eq!(
+            fs::read(bad.with_extension("corrupt")).unwrap(),
+            b"{not json"
+        );
     }
 
     #[test]

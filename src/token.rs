@@ -19,8 +19,6 @@ use crate::config::Settings;
 
 /// The environment variable that carries a token; only the waiter inherits it.
 pub const ENV_TOKEN: &str = "GIT_DISPATCH_TOKEN";
-/// How long `dispatch.tokenCommand` may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A token. Its `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -62,7 +60,7 @@ pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
         }
     }
     if let Some(command) = &settings.token_command.value {
-        return run_token_command(command);
+        return run_token_command(command, Duration::from_secs(settings.timeout.value));
     }
     let path = credentials_path()?;
     let creds = read_credentials(&path)?;
@@ -78,7 +76,7 @@ pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
 
 /// Runs `dispatch.tokenCommand` with `sh -c`, as git runs config commands, without our token
 /// in its environment, bounded in time.
-fn run_token_command(command: &str) -> Result<Token> {
+fn run_token_command(command: &str, timeout: Duration) -> Result<Token> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -96,12 +94,12 @@ fn run_token_command(command: &str) -> Result<Token> {
         {
             break status;
         }
-        if started.elapsed() > COMMAND_TIMEOUT {
+        if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
             bail!(
-                "dispatch.tokenCommand took over {}s; check it runs on its own: sh -c '{command}'",
-                COMMAND_TIMEOUT.as_secs()
+                "dispatch.tokenCommand took over {}s (dispatch.timeout); check it runs on its own: sh -c '{command}'",
+                timeout.as_secs()
             );
         }
         std::thread::sleep(Duration::from_millis(5));
