@@ -627,4 +627,55 @@ mod tests {
         assert_eq!(parse_bool("off"), Some(false));
         assert_eq!(parse_bool("maybe"), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn validators_never_panic(text in "\\PC{0,120}") {
+                let _ = validate_repository(&text);
+                let _ = validate_event(&text);
+                let _ = validate_name(&text);
+                let _ = parse_payload(&text);
+            }
+
+            #[test]
+            fn real_repository_names_are_accepted(
+                owner in "[A-Za-z0-9][A-Za-z0-9-]{0,38}",
+                name in "[A-Za-z0-9_][A-Za-z0-9._-]{0,99}",
+            ) {
+                let repository = format!("{owner}/{name}");
+                prop_assert!(validate_repository(&repository).is_ok());
+            }
+
+            #[test]
+            fn more_than_one_slash_is_refused(a in "[a-z]{1,9}", b in "[a-z]{1,9}", c in "[a-z]{1,9}") {
+                let repository = format!("{a}/{b}/{c}");
+                let err = validate_repository(&repository).unwrap_err();
+                prop_assert!(err.to_string().contains("owner/repo"));
+            }
+
+            #[test]
+            fn accepted_payloads_fit_githubs_key_limit(
+                keys in proptest::collection::btree_map("[a-z]{1,8}", 0u32..100, 0..12)
+            ) {
+                let text = serde_json::to_string(&keys).unwrap();
+                match parse_payload(&text) {
+                    Ok(map) => prop_assert!(map.len() + OWN_PAYLOAD_KEYS.len() <= MAX_PAYLOAD_KEYS),
+                    Err(err) => {
+                        prop_assert!(keys.len() + OWN_PAYLOAD_KEYS.len() > MAX_PAYLOAD_KEYS);
+                        prop_assert!(err.to_string().contains("10"));
+                    }
+                }
+            }
+
+            #[test]
+            fn events_of_1_to_100_characters_and_no_others(event in "\\PC{0,120}") {
+                let len = event.chars().count();
+                prop_assert_eq!(validate_event(&event).is_ok(), (1..=100).contains(&len));
+            }
+        }
+    }
 }

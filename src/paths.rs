@@ -107,4 +107,32 @@ mod tests {
 
         assert!(filter(&[]).is_empty());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn globs_never_panic(pattern in "[a-z*?/!.]{0,20}", path in "[a-z/.]{0,30}") {
+                let _ = PathFilter::new(&[pattern]).selects(&path);
+            }
+
+            #[test]
+            fn a_literal_path_selects_itself_only(path in "[a-z]{1,8}(/[a-z]{1,8}){0,3}", other in "[a-z]{1,8}") {
+                let f = PathFilter::new(std::slice::from_ref(&path));
+                prop_assert!(f.selects(&path));
+                let below = format!("{path}/{other}");
+                prop_assert!(!f.selects(&below));
+            }
+
+            #[test]
+            fn double_star_selects_everything_below(dir in "[a-z]{1,8}", rest in "[a-z]{1,8}(/[a-z]{1,8}){0,3}") {
+                let f = PathFilter::new(&[format!("{dir}/**")]);
+                let (inside, beside) = (format!("{dir}/{rest}"), format!("{dir}x/{rest}"));
+                prop_assert!(f.selects(&inside));
+                prop_assert!(!f.selects(&beside));
+            }
+        }
+    }
 }

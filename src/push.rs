@@ -152,4 +152,54 @@ mod tests {
             .to_string()
             .contains("UTF-8"));
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn sha() -> impl Strategy<Value = String> {
+            "[0-9a-f]{40}"
+        }
+
+        fn full_ref() -> impl Strategy<Value = String> {
+            "refs/(heads|tags)/[A-Za-z0-9._/-]{1,30}"
+        }
+
+        proptest! {
+            #[test]
+            fn never_panics_on_any_bytes(input in proptest::collection::vec(any::<u8>(), 0..600)) {
+                let _ = parse(&input);
+            }
+
+            #[test]
+            fn git_lines_parse_back_exactly(
+                updates in proptest::collection::vec((full_ref(), sha(), full_ref(), sha()), 0..8)
+            ) {
+                let text: String = updates
+                    .iter()
+                    .map(|(l, n, r, o)| format!("{l} {n} {r} {o}\n"))
+                    .collect();
+                let parsed = parse(text.as_bytes()).unwrap();
+                prop_assert_eq!(parsed.len(), updates.len());
+                for (p, (l, n, r, o)) in parsed.iter().zip(&updates) {
+                    prop_assert_eq!(&p.local_ref, l);
+                    prop_assert_eq!(&p.new_sha, n);
+                    prop_assert_eq!(&p.remote_ref, r);
+                    prop_assert_eq!(&p.old_sha, o);
+                }
+            }
+
+            #[test]
+            fn any_broken_line_is_named(
+                good in (full_ref(), sha(), full_ref(), sha()),
+                junk in "[^\n]{0,80}",
+            ) {
+                let (l, n, r, o) = good;
+                let text = format!("{l} {n} {r} {o}\n{junk}\n");
+                if let Err(err) = parse(text.as_bytes()) {
+                    prop_assert!(err.to_string().contains("line 2"), "{}", err);
+                }
+            }
+        }
+    }
 }
