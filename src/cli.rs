@@ -26,35 +26,53 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install the pre-push hook into this clone (idempotent; keeps a foreign hook).
+    #[command(
+        after_help = "Examples:\n  git dispatch install\n  git dispatch install --force     (where core.hooksPath points outside the repository)"
+    )]
     Install {
         /// Install even where core.hooksPath points outside this repository.
         #[arg(long)]
         force: bool,
     },
     /// Remove our hook and restore the one it displaced.
+    #[command(after_help = "Example:\n  git dispatch uninstall")]
     Uninstall,
     /// Add a target repository to dispatch to.
-    #[command(after_help = "Example:\n  git dispatch add owner/site --branch main --event update")]
+    #[command(after_help = "Examples:\n  git dispatch add owner/site\n  \
+        git dispatch add owner/site --branch main --event update --paths 'content/**'\n  \
+        git dispatch add owner/docs --workflow build.yml --shared")]
     Add(AddArgs),
     /// Remove a target by name.
+    #[command(after_help = "Example:\n  git dispatch remove site")]
     Remove {
         /// The target's name (see `git dispatch list`).
         name: String,
     },
     /// List targets and settings, with where each value came from.
+    #[command(after_help = "Example:\n  git dispatch list")]
     List,
     /// Store a token read from standard input, after checking it against the API.
-    #[command(after_help = "Example:\n  git dispatch login < token.txt")]
+    #[command(after_help = "Examples:\n  git dispatch login < token.txt\n  \
+        git dispatch login --owner octo-org     (a token for octo-org's repositories only)\n  \
+        git dispatch login --host ghe.example.com")]
     Login {
         /// The API host the token belongs to (default: the configured API's host).
         #[arg(long)]
         host: Option<String>,
+        /// Use this token only for this owner's repositories (a fine-grained token belongs
+        /// to one owner).
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Forget the stored token.
+    #[command(after_help = "Example:\n  git dispatch logout")]
     Logout {
         /// The API host whose token to forget (default: the configured API's host).
         #[arg(long)]
         host: Option<String>,
+        /// Forget only the token stored for this owner.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Dispatch now, for what the remote's branch holds; always sent.
     #[command(after_help = "Example:\n  git dispatch send site --dry-run")]
@@ -66,21 +84,30 @@ pub enum Command {
         dry_run: bool,
     },
     /// Show pending, failed and recently delivered dispatches.
+    #[command(
+        after_help = "Examples:\n  git dispatch status\n  git dispatch status --json | jq '.entries[].state'"
+    )]
     Status {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
     /// Send what is pending (and what failed) now, ignoring backoff.
+    #[command(after_help = "Example:\n  git dispatch retry")]
     Retry,
     /// Forget one pending or failed entry.
+    #[command(
+        after_help = "Example:\n  git dispatch drop 610f53a0   (an id, or its start, from `git dispatch status`)"
+    )]
     Drop {
         /// The entry's id, or a unique prefix of it (see `git dispatch status`).
         id: String,
     },
-    /// Check the hook, the configuration and the token.
+    /// Check the hook, the configuration, the token, access to each target and its workflow.
+    #[command(after_help = "Example:\n  git dispatch doctor")]
     Doctor,
     /// Accept the current .gitdispatch: its targets are used while it stays as it is now.
+    #[command(after_help = "Example:\n  git diff HEAD@{1} -- .gitdispatch && git dispatch trust")]
     Trust,
     /// What the git hook calls; not for direct use.
     #[command(subcommand, hide = true)]
@@ -104,6 +131,10 @@ pub struct AddArgs {
     /// The remote whose pushes count (default: origin).
     #[arg(long)]
     pub remote: Option<String>,
+    /// Run this workflow (file name in .github/workflows, or id) with workflow_dispatch
+    /// instead of sending repository_dispatch.
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<String>,
     /// Fire only when the push changes a path matching this glob (`**`, `*`, `?`; a leading
     /// `!` excludes); may repeat.
     #[arg(long = "paths", value_name = "GLOB")]
@@ -139,5 +170,23 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_visible_subcommand_shows_an_example() {
+        for sub in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("git dispatch"),
+                "{} has no example",
+                sub.get_name()
+            );
+        }
     }
 }

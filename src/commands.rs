@@ -10,10 +10,11 @@ use crate::config::{self, Config, Target, SHARED_FILE};
 use crate::delivery::{self, Mode};
 use crate::exit::Code;
 use crate::github::{self, Api, Method, PushFacts, Verdict};
+use crate::hook;
 use crate::install;
 use crate::repo::Repo;
 use crate::say;
-use crate::store::{Delivery, Store};
+use crate::store::Store;
 use crate::token::{self, Token, ENV_TOKEN};
 use crate::waiter;
 
@@ -84,6 +85,9 @@ pub fn add(args: &AddArgs) -> Result<Code> {
     if let Some(event) = &args.event {
         config::validate_event(event)?;
     }
+    if let Some(workflow) = &args.workflow {
+        config::validate_workflow(workflow)?;
+    }
     for branch in &args.branches {
         if branch.is_empty() || branch.starts_with("refs/") || branch.contains(' ') {
             bail!("--branch {branch:?} should be a branch name like main");
@@ -104,6 +108,9 @@ pub fn add(args: &AddArgs) -> Result<Code> {
     }
     if let Some(event) = &args.event {
         git_config(&file, &[&key("event"), event])?;
+    }
+    if let Some(workflow) = &args.workflow {
+        git_config(&file, &[&key("workflow"), workflow])?;
     }
     for pattern in &args.paths {
         git_config(&file, &["--add", &key("paths"), pattern])?;
@@ -160,6 +167,12 @@ pub fn list() -> Result<Code> {
         row("remote", t.remote.value.clone(), &t.remote.origin);
         row("branch", t.branches.value.join(", "), &t.branches.origin);
         row("event", t.event.value.clone(), &t.event.origin);
+        if let Some(w) = &t.workflow {
+            row("workflow", w.value.clone(), &w.origin);
+        }
+        if let Some(r) = &t.workflow_ref {
+            row("ref", r.value.clone(), &r.origin);
+        }
         if !t.paths.value.is_empty() {
             row("paths", t.paths.value.join(", "), &t.paths.origin);
         }
@@ -193,66 +206,85 @@ pub fn list() -> Result<Code> {
     Ok(Code::report_if(!config.warnings.is_empty()))
 }
 
-/// `login [--host H]`: reads a token, checks it against the API, stores it 0600.
-pub fn login(host: Option<&str>) -> Result<Code> {
+/// `login [--host H] [--owner O]`: reads a token, checks it against the API, stores it 0600.
+pub fn login(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
     let repo = Repo::discover().ok();
     let config = repo.as_ref().map(Config::load).transpose()?;
-    let api = api_for_host(config.as_ref(), host)?;
+    let (api, configured) = api_for_host(config.as_ref(), host)?;
     let raw = token::read_from_stdin()?;
     let token = Token::new(&raw, "standard input")?;
-    let repos: Vec<&Target> = config
+    // Check the token against the targets it will serve: those on this API (of `owner`).
+    let targets: Vec<&Target> = config
         .as_ref()
+        .filter(|_| configured)
         .map(|c| c.targets.iter().collect())
         .unwrap_or_default();
-    let checks: Vec<String> = if repos.is_empty() {
-        vec!["/user".to_string()]
-    } else {
-        repos
-            .iter()
-            .map(|t| format!("/repos/{}", t.repository.value))
-            .collect()
-    };
+    let mut checks: Vec<String> = targets
+        .iter()
+        .filter(|t| owner.is_none_or(|o| t.owner().eq_ignore_ascii_case(o)))
+        .map(|t| format!("/repos/{}", t.repository.value))
+        .collect();
+    checks.dedup();
+    if checks.is_empty() {
+        checks.push("/user".to_string());
+    }
+    let owners: std::collections::BTreeSet<String> = targets
+        .iter()
+        .map(|t| t.owner().to_ascii_lowercase())
+        .collect();
     for path in &checks {
         let answer = api.send(Method::Get, &api.url(path), None, &token);
-        match &answer {
-            Ok(a) if a.status == 200 => {}
-            _ => {
-                let what = path.trim_start_matches("/repos/");
-                let why = match github::judge(&answer, what) {
-                    Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
-                    Verdict::Delivered => "unexpected answer".into(),
-                };
-                bail!("token not stored: checking it with GET {path} failed: {why}");
-            }
+        if matches!(&answer, Ok(a) if a.status == 200) {
+            continue;
         }
+        let what = path.trim_start_matches("/repos/");
+        let why = match github::judge(&answer, what) {
+            Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
+            Verdict::Delivered => "unexpected answer".into(),
+        };
+        let hint = if owner.is_none() && owners.len() > 1 {
+            "; a fine-grained token belongs to one owner: give each its own with `git dispatch login --owner OWNER`"
+        } else {
+            ""
+        };
+        bail!("token not stored: checking it with GET {path} failed: {why}{hint}");
     }
-    let path = token::store(api.host(), &token)?;
+    let key = credential_key(&api, owner);
+    let path = token::store(&key, &token)?;
     say::line(&format!(
-        "token for {} checked and stored in {} (mode 0600)",
-        api.host(),
+        "token for {key} checked and stored in {} (mode 0600)",
         path.display()
     ));
     Ok(Code::Ok)
 }
 
-/// `logout [--host H]`.
-pub fn logout(host: Option<&str>) -> Result<Code> {
+/// `logout [--host H] [--owner O]`.
+pub fn logout(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
     let config = Repo::discover()
         .ok()
         .as_ref()
         .map(Config::load)
         .transpose()?;
-    let api = api_for_host(config.as_ref(), host)?;
-    if token::forget(api.host())? {
-        say::line(&format!("forgot the token for {}", api.host()));
+    let (api, _) = api_for_host(config.as_ref(), host)?;
+    let key = credential_key(&api, owner);
+    if token::forget(&key)? {
+        say::line(&format!("forgot the token for {key}"));
     } else {
-        say::line(&format!("no stored token for {}", api.host()));
+        say::line(&format!("no stored token for {key}"));
     }
     Ok(Code::Ok)
 }
 
-/// The API for `--host`, or the configured one.
-fn api_for_host(config: Option<&Config>, host: Option<&str>) -> Result<Api> {
+/// `host`, or `host/owner` for a token that serves one owner only.
+fn credential_key(api: &Api, owner: Option<&str>) -> String {
+    match owner {
+        Some(o) => format!("{}/{}", api.host(), o.to_ascii_lowercase()),
+        None => api.host().to_string(),
+    }
+}
+
+/// The API for `--host`, or the configured one; and whether it is the configured one.
+fn api_for_host(config: Option<&Config>, host: Option<&str>) -> Result<(Api, bool)> {
     let (url, timeout) = match config {
         Some(c) => (c.settings.api_url.value.clone(), c.settings.timeout.value),
         None => (
@@ -262,11 +294,14 @@ fn api_for_host(config: Option<&Config>, host: Option<&str>) -> Result<Api> {
     };
     let configured = Api::new(&url, timeout)?;
     match host {
-        None => Ok(configured),
-        Some(h) if h.eq_ignore_ascii_case(configured.host()) => Ok(configured),
-        Some(h) if h.starts_with("api.") => Api::new(&format!("https://{h}"), timeout),
+        None => Ok((configured, true)),
+        Some(h) if h.eq_ignore_ascii_case(configured.host()) => Ok((configured, true)),
+        // github.com and data residency (api.SUBDOMAIN.ghe.com) serve the API at the root.
+        Some(h) if h.starts_with("api.") => {
+            Ok((Api::new(&format!("https://{h}"), timeout)?, false))
+        }
         // GitHub Enterprise Server serves its API below /api/v3.
-        Some(h) => Api::new(&format!("https://{h}/api/v3"), timeout),
+        Some(h) => Ok((Api::new(&format!("https://{h}/api/v3"), timeout)?, false)),
     }
 }
 
@@ -296,7 +331,8 @@ pub fn send(names: &[String], dry_run: bool) -> Result<Code> {
         &config.settings.api_url.value,
         config.settings.timeout.value,
     )?;
-    let mut requests = Vec::new();
+    let store = Store::new(repo.common_dir());
+    let mut entries = Vec::new();
     for target in targets {
         let branch = &target.branches.value[0];
         let remote_ref = format!("refs/heads/{branch}");
@@ -319,75 +355,20 @@ pub fn send(names: &[String], dry_run: bool) -> Result<Code> {
             repository: &crate::redact::repository_name(&url),
             paths: None,
         };
-        let (body, warnings) =
-            github::dispatch_body(&target.event.value, &facts, &target.payload.value)?;
-        for warning in warnings {
-            say::line(&format!("target {}: {warning}", target.name));
-        }
-        requests.push((target, remote_ref, sha, body));
+        entries.push(hook::entry_for(target, remote, &facts, 0)?);
     }
     if dry_run {
-        for (target, _, _, body) in &requests {
-            let url = api.dispatch_url(&target.repository.value);
-            println!("{}", github::render(Method::Post, &url, Some(body)));
+        for entry in &entries {
+            let (url, body) = delivery::preview(&store, &api, entry);
+            println!("{}", github::render(Method::Post, &url, Some(&body)));
         }
         return Ok(Code::Ok);
     }
-    let store = Store::new(repo.common_dir());
-    let results: Vec<(String, Verdict)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests
-            .iter()
-            .map(|(target, remote_ref, sha, body)| {
-                let (api, settings, store) = (&api, &config.settings, &store);
-                scope.spawn(move || {
-                    let repository = &target.repository.value;
-                    let verdict = match token::find(settings, api.host(), target.owner()) {
-                        Ok(token) => {
-                            let answer = api.send(
-                                Method::Post,
-                                &api.dispatch_url(repository),
-                                Some(body),
-                                &token,
-                            );
-                            github::judge(&answer, repository)
-                        }
-                        Err(err) => Verdict::Refused {
-                            reason: format!("{err:#}"),
-                        },
-                    };
-                    if verdict == Verdict::Delivered {
-                        let _ = store.record_delivery(Delivery {
-                            id: "send".into(),
-                            target: target.name.clone(),
-                            repository: repository.clone(),
-                            remote_ref: remote_ref.clone(),
-                            sha: sha.clone(),
-                            delivered: crate::store::now(),
-                        });
-                    }
-                    let short = &sha[..7];
-                    let line = match &verdict {
-                        Verdict::Delivered => format!(
-                            "dispatched to {repository} ({} {short})",
-                            target.branches.value[0]
-                        ),
-                        Verdict::Later { reason, .. } | Verdict::Refused { reason } => {
-                            format!("dispatch to {repository} failed: {reason}")
-                        }
-                    };
-                    (line, verdict)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("send thread"))
-            .collect()
-    });
+    let outcomes = delivery::send_unrecorded(&store, &config.settings, entries);
     let mut failed = false;
-    for (line, verdict) in results {
-        failed |= verdict != Verdict::Delivered;
-        say::line(&line);
+    for outcome in &outcomes {
+        failed |= outcome.verdict != Verdict::Delivered;
+        say::line(&delivery::describe(outcome, false));
     }
     Ok(Code::report_if(failed))
 }
@@ -407,7 +388,7 @@ pub fn retry() -> Result<Code> {
     let mut problem = false;
     for outcome in &outcomes {
         problem |= outcome.verdict != Verdict::Delivered;
-        say::line(&delivery::describe(outcome));
+        say::line(&delivery::describe(outcome, true));
     }
     let waiting = store
         .entries()?

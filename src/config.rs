@@ -126,6 +126,10 @@ pub struct Target {
     pub payload: Sourced<Map<String, Value>>,
     /// Which changed paths fire it (empty: any push of its branches).
     pub paths: Sourced<Vec<String>>,
+    /// `workflow_dispatch` of this workflow (file name or id) instead of `repository_dispatch`.
+    pub workflow: Option<Sourced<String>>,
+    /// The ref a workflow dispatch runs on (default: the target's default branch).
+    pub workflow_ref: Option<Sourced<String>>,
 }
 
 impl Target {
@@ -318,6 +322,19 @@ impl RawTarget {
         if total > MAX_PAYLOAD_KEYS {
             bail!("payload plus git-dispatch's fields (and `paths`) make {total} keys; GitHub takes {MAX_PAYLOAD_KEYS}; drop some");
         }
+        let workflow = self.last("workflow");
+        if let Some(w) = &workflow {
+            validate_workflow(&w.value)?;
+        }
+        let workflow_ref = self.last("ref");
+        if let Some(r) = &workflow_ref {
+            if r.value.trim().is_empty() || r.value.contains(char::is_whitespace) {
+                bail!(
+                    "ref {:?} is not a branch or tag name; fix it or unset it",
+                    r.value
+                );
+            }
+        }
         Ok(Target {
             name: self.name.clone(),
             repository,
@@ -326,6 +343,8 @@ impl RawTarget {
             event,
             payload,
             paths,
+            workflow,
+            workflow_ref,
         })
     }
 }
@@ -532,6 +551,19 @@ pub fn validate_repository(repository: &str) -> Result<()> {
         && name != "..";
     if !owner_ok || !name_ok {
         bail!("{repository:?} is not a valid GitHub owner/repo; {fix}");
+    }
+    Ok(())
+}
+
+/// A workflow as GitHub's API names it: a file name in `.github/workflows` or a numeric id.
+pub fn validate_workflow(workflow: &str) -> Result<()> {
+    let is_id = !workflow.is_empty() && workflow.bytes().all(|b| b.is_ascii_digit());
+    let is_file = (workflow.ends_with(".yml") || workflow.ends_with(".yaml"))
+        && workflow
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !is_id && !is_file {
+        bail!("workflow {workflow:?} should be a file name in .github/workflows (like build.yml) or a workflow id");
     }
     Ok(())
 }

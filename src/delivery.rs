@@ -14,6 +14,9 @@ use crate::token;
 const FIRST_BACKOFF: u64 = 30;
 const MAX_BACKOFF: u64 = 3600;
 
+/// How long a target's default branch (the ref of a workflow dispatch) is cached.
+const DEFAULT_BRANCH_MAX_AGE: u64 = 24 * 3600;
+
 /// What became of one entry.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -21,6 +24,8 @@ pub struct Outcome {
     pub entry: Entry,
     /// GitHub's verdict, or ours when nothing could be sent.
     pub verdict: Verdict,
+    /// The workflow run GitHub started, when it said.
+    pub run_url: Option<String>,
 }
 
 /// Which entries to send.
@@ -90,9 +95,9 @@ fn deliver_target(
     }
     let mut outcomes = Vec::new();
     for entry in supersede(store, fresh)? {
-        let verdict = send_one(settings, &entry);
-        settle(store, &entry, &verdict)?;
-        outcomes.push(Outcome { entry, verdict });
+        let outcome = send_one(store, settings, entry);
+        settle(store, &outcome)?;
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
@@ -116,49 +121,125 @@ fn supersede(store: &Store, mut entries: Vec<Entry>) -> Result<Vec<Entry>> {
     Ok(kept)
 }
 
+/// Sends entries that are not stored (`send`), in parallel; deliveries go to the history.
+pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) -> Vec<Outcome> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .into_iter()
+            .map(|entry| {
+                scope.spawn(move || {
+                    let outcome = send_one(store, settings, entry);
+                    if outcome.verdict == Verdict::Delivered {
+                        let _ = store.record_delivery(delivery_of(&outcome));
+                    }
+                    outcome
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
 /// One POST; never panics, never returns the token.
-fn send_one(settings: &Settings, entry: &Entry) -> Verdict {
-    let api = match Api::new(&settings.api_url.value, settings.timeout.value) {
-        Ok(api) => api,
-        Err(err) => {
-            return Verdict::Later {
-                reason: format!("{err:#}"),
-                after: None,
-            }
-        }
+fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
+    let (verdict, run_url) = match request(store, settings, &entry) {
+        Ok((verdict, run_url)) => (verdict, run_url),
+        Err(verdict) => (verdict, None),
     };
+    Outcome {
+        entry,
+        verdict,
+        run_url,
+    }
+}
+
+fn request(
+    store: &Store,
+    settings: &Settings,
+    entry: &Entry,
+) -> Result<(Verdict, Option<String>), Verdict> {
+    let later = |reason: String| Verdict::Later {
+        reason,
+        after: None,
+    };
+    let api = Api::new(&settings.api_url.value, settings.timeout.value)
+        .map_err(|e| later(format!("{e:#}")))?;
     let owner = entry.repository.split('/').next().unwrap_or_default();
-    let token = match token::find(settings, api.host(), owner) {
-        Ok(token) => token,
-        Err(err) => {
-            return Verdict::Later {
-                reason: format!("{err:#}"),
-                after: None,
-            }
+    let token = token::find(settings, api.host(), owner).map_err(|e| later(format!("{e:#}")))?;
+    let (url, body) = match &entry.workflow {
+        None => (api.dispatch_url(&entry.repository), entry.body.clone()),
+        Some(workflow) => {
+            let git_ref = match &entry.workflow_ref {
+                Some(r) => r.clone(),
+                None => {
+                    match store.cached_default_branch(&entry.repository, DEFAULT_BRANCH_MAX_AGE) {
+                        Some(branch) => branch,
+                        None => {
+                            let branch = api.default_branch(&entry.repository, &token)?;
+                            let _ = store.cache_default_branch(&entry.repository, &branch);
+                            branch
+                        }
+                    }
+                }
+            };
+            (
+                api.workflow_url(&entry.repository, workflow),
+                github::workflow_body(&git_ref, &entry.body),
+            )
         }
     };
-    let url = api.dispatch_url(&entry.repository);
-    let answer = api.send(Method::Post, &url, Some(&entry.body), &token);
-    github::judge(&answer, &entry.repository)
+    let answer = api.send(Method::Post, &url, Some(&body), &token);
+    let run_url = answer.as_ref().ok().and_then(github::run_url);
+    Ok((github::judge(&answer, &entry.repository), run_url))
+}
+
+/// The URL and body `entry` would be sent with, without asking GitHub anything (a workflow
+/// dispatch's ref shows as the cached default branch, or a placeholder).
+pub fn preview(store: &Store, api: &Api, entry: &Entry) -> (String, String) {
+    match &entry.workflow {
+        None => (api.dispatch_url(&entry.repository), entry.body.clone()),
+        Some(workflow) => {
+            let git_ref = entry
+                .workflow_ref
+                .clone()
+                .or_else(|| store.cached_default_branch(&entry.repository, DEFAULT_BRANCH_MAX_AGE))
+                .unwrap_or_else(|| format!("<default branch of {}>", entry.repository));
+            (
+                api.workflow_url(&entry.repository, workflow),
+                github::workflow_body(&git_ref, &entry.body),
+            )
+        }
+    }
+}
+
+fn delivery_of(outcome: &Outcome) -> Delivery {
+    let entry = &outcome.entry;
+    Delivery {
+        id: entry.id.clone(),
+        target: entry.target.clone(),
+        repository: entry.repository.clone(),
+        remote_ref: entry.remote_ref.clone(),
+        sha: entry.sha.clone(),
+        delivered: crate::store::now(),
+        run_url: outcome.run_url.clone(),
+    }
 }
 
 /// Records a verdict: delivered entries leave the store for the history.
-fn settle(store: &Store, entry: &Entry, verdict: &Verdict) -> Result<()> {
+fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
     let now = crate::store::now();
-    match verdict {
+    let entry = &outcome.entry;
+    match &outcome.verdict {
         Verdict::Delivered => {
             // Record first, then forget: a crash in between can only send a duplicate,
             // never lose the push.
-            store.record_delivery(Delivery {
-                id: entry.id.clone(),
-                target: entry.target.clone(),
-                repository: entry.repository.clone(),
-                remote_ref: entry.remote_ref.clone(),
-                sha: entry.sha.clone(),
-                delivered: now,
-            })?;
+            store.record_delivery(delivery_of(outcome))?;
             store.remove(&entry.id)?;
-            store.log("delivered", Some(entry), &entry.repository);
+            store.log(
+                "delivered",
+                Some(entry),
+                outcome.run_url.as_deref().unwrap_or(&entry.repository),
+            );
         }
         Verdict::Later { reason, after } => {
             let mut e = entry.clone();
@@ -186,20 +267,32 @@ fn settle(store: &Store, entry: &Entry, verdict: &Verdict) -> Result<()> {
     Ok(())
 }
 
-/// One line for an outcome, as printed by the hook, `retry` and `send`.
-pub fn describe(outcome: &Outcome) -> String {
+/// One line for an outcome, as printed by the hook, `retry` and `send`. `kept`: a failure
+/// that may pass stays pending (everything but `send`).
+pub fn describe(outcome: &Outcome, kept: bool) -> String {
     let e = &outcome.entry;
     match &outcome.verdict {
-        Verdict::Delivered => format!(
-            "dispatched to {} ({} {})",
-            e.repository,
-            e.branch(),
-            e.short_sha()
-        ),
-        Verdict::Later { reason, .. } => format!(
-            "dispatch to {} not sent yet, will retry: {reason}",
-            e.repository
-        ),
-        Verdict::Refused { reason } => format!("dispatch to {} failed: {reason}", e.repository),
+        Verdict::Delivered => {
+            let run = outcome
+                .run_url
+                .as_deref()
+                .map(|u| format!(": {u}"))
+                .unwrap_or_default();
+            format!(
+                "dispatched to {} ({} {}){run}",
+                e.repository,
+                e.branch(),
+                e.short_sha()
+            )
+        }
+        Verdict::Later { reason, .. } if kept => {
+            format!(
+                "dispatch to {} not sent yet, will retry: {reason}",
+                e.repository
+            )
+        }
+        Verdict::Later { reason, .. } | Verdict::Refused { reason } => {
+            format!("dispatch to {} failed: {reason}", e.repository)
+        }
     }
 }

@@ -1,109 +1,302 @@
-//! `doctor`: one line per check, with the fix for each failure.
+//! `doctor`: one line per check, with the fix for each failure; exit 0 only when all hold.
+//!
+//! Checks, in the order a dispatch needs them: the hook is where git runs it, ours and
+//! current; the binary it finds is this one; git-lfs still runs if the clone uses it; each
+//! target's config is valid; a token is found; the token can see the target; and a workflow
+//! on the target's default branch will actually run for the dispatch.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::exit::Code;
 use crate::github::{self, Api, Method, Verdict};
 use crate::install;
 use crate::repo::Repo;
-use crate::token;
+use crate::token::{self, Token};
+use crate::workflow;
+
+/// Counts failures while printing one line per check.
+#[derive(Default)]
+struct Report {
+    problems: usize,
+}
+
+impl Report {
+    fn ok(&mut self, line: impl AsRef<str>) {
+        println!("ok   {}", line.as_ref());
+    }
+
+    fn fail(&mut self, line: impl AsRef<str>) {
+        println!("FAIL {}", line.as_ref());
+        self.problems += 1;
+    }
+}
 
 /// Runs the checks; exit 1 when any fails.
 pub fn run() -> Result<Code> {
     let repo = Repo::discover()?;
-    let mut problems = 0;
-    let mut check = |ok: bool, line: String| {
-        println!("{} {line}", if ok { "ok  " } else { "FAIL" });
-        if !ok {
-            problems += 1;
-        }
-    };
-
-    let hook = repo.hooks_dir()?.join(install::HOOK);
+    let mut report = Report::default();
     let exe = std::env::current_exe().and_then(std::fs::canonicalize)?;
-    match std::fs::read(&hook) {
-        Ok(text) if text == install::hook_text(&exe).as_bytes() => check(
-            true,
-            format!("hook installed and current: {}", hook.display()),
-        ),
-        Ok(text) if install::is_ours(&text) => check(
-            false,
-            format!(
-                "hook {} is from another install; run `git dispatch install`",
-                hook.display()
-            ),
-        ),
-        Ok(_) => check(
-            false,
-            format!(
-                "{} is not git-dispatch's; run `git dispatch install` (it keeps the old one)",
-                hook.display()
-            ),
-        ),
-        Err(_) => check(
-            false,
-            format!("no hook at {}; run `git dispatch install`", hook.display()),
-        ),
-    }
+    check_hook(&repo, &exe, &mut report)?;
+    check_binary(&repo, &exe, &mut report)?;
+    check_lfs(&repo, &mut report)?;
 
     let config = Config::load(&repo)?;
     for warning in &config.warnings {
-        check(false, warning.clone());
+        report.fail(warning);
     }
     if config.targets.is_empty() {
-        check(
-            false,
-            "no targets; add one with `git dispatch add owner/site`".into(),
-        );
+        report.fail("no targets; add one with `git dispatch add owner/site`");
     }
-    let api = match Api::new(
+    match Api::new(
         &config.settings.api_url.value,
         config.settings.timeout.value,
     ) {
-        Ok(api) => api,
-        Err(err) => {
-            check(false, format!("dispatch.apiUrl: {err:#}"));
-            return Ok(Code::Report);
+        Ok(api) => {
+            for target in &config.targets {
+                check_target(&api, &config, target, &mut report);
+            }
         }
+        Err(err) => report.fail(format!("dispatch.apiUrl: {err:#}")),
+    }
+    Ok(Code::report_if(report.problems > 0))
+}
+
+fn check_hook(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
+    let hook = repo.hooks_dir()?.join(install::HOOK);
+    match std::fs::read(&hook) {
+        Ok(text) if text == install::hook_text(exe).as_bytes() => {
+            report.ok(format!("hook installed and current: {}", hook.display()))
+        }
+        Ok(text) if install::is_ours(&text) => report.fail(format!(
+            "hook {} is from another version or binary; run `git dispatch install`",
+            hook.display()
+        )),
+        Ok(_) => report.fail(format!(
+            "{} is not git-dispatch's; run `git dispatch install` (it keeps that hook and runs it first)",
+            hook.display()
+        )),
+        Err(_) => report.fail(format!("no hook at {}; run `git dispatch install`", hook.display())),
+    }
+    Ok(())
+}
+
+/// The binary the hook would run, found as the shim finds it.
+fn check_binary(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
+    let found = hook_binary(repo)?;
+    match found.as_ref().and_then(|p| std::fs::canonicalize(p).ok()) {
+        Some(path) if path == exe => report.ok(format!("the hook runs this binary: {}", exe.display())),
+        Some(path) => report.fail(format!(
+            "the hook runs {}, not this binary ({}); reinstall with ./install.sh or set GIT_DISPATCH_BIN",
+            path.display(),
+            exe.display()
+        )),
+        None => report.fail("the hook finds no git-dispatch binary; run ./install.sh or set GIT_DISPATCH_BIN"),
+    }
+    Ok(())
+}
+
+fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
+    let runnable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
-    for target in &config.targets {
-        let repository = &target.repository.value;
-        let token = match token::find(&config.settings, api.host(), target.owner()) {
-            Ok(token) => {
-                check(
-                    true,
-                    format!("{}: a token for {} was found", target.name, api.host()),
-                );
-                token
-            }
-            Err(err) => {
-                check(false, format!("{}: {err:#}", target.name));
-                continue;
-            }
-        };
-        let answer = api.send(
-            Method::Get,
-            &api.url(&format!("/repos/{repository}")),
-            None,
-            &token,
-        );
-        match &answer {
-            Ok(a) if a.status == 200 => check(
-                true,
-                format!("{}: the token can see {repository}", target.name),
-            ),
-            _ => {
-                let reason = match github::judge(&answer, repository) {
-                    Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
-                    Verdict::Delivered => "unexpected answer".into(),
-                };
-                check(
-                    false,
-                    format!("{}: GET /repos/{repository}: {reason}", target.name),
-                );
-            }
+    if let Some(bin) = std::env::var_os("GIT_DISPATCH_BIN").map(PathBuf::from) {
+        if runnable(&bin) {
+            return Ok(Some(bin));
         }
     }
-    Ok(Code::report_if(problems > 0))
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(found) = std::env::split_paths(&path)
+            .map(|d| d.join("git-dispatch"))
+            .find(|p| runnable(p))
+        {
+            return Ok(Some(found));
+        }
+    }
+    // The absolute path written into the hook at install time.
+    let hook = std::fs::read_to_string(repo.hooks_dir()?.join(install::HOOK)).unwrap_or_default();
+    let written = hook.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("if [ -x '")?
+            .split_once("' ]")
+            .map(|(p, _)| PathBuf::from(p))
+    });
+    Ok(written.filter(|p| runnable(p)))
+}
+
+/// git-lfs owns `pre-push` in clones with LFS files; after our install it must still run.
+fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
+    let Some(top) = repo.workdir() else {
+        return Ok(());
+    };
+    let attributes = std::fs::read_to_string(top.join(".gitattributes")).unwrap_or_default();
+    if !attributes.contains("filter=lfs") {
+        return Ok(());
+    }
+    let dir = repo.hooks_dir()?;
+    let runs_lfs = [install::DISPLACED, install::HOOK].iter().any(|name| {
+        std::fs::read_to_string(dir.join(name))
+            .is_ok_and(|t| t.contains("git lfs pre-push") || t.contains("git-lfs pre-push"))
+    });
+    if runs_lfs {
+        report.ok("git-lfs's pre-push hook still runs (before git-dispatch)");
+    } else {
+        report.fail(format!(
+            ".gitattributes uses LFS but `git lfs pre-push` no longer runs, so LFS files would not be uploaded; \
+             run `git dispatch uninstall && git lfs install && git dispatch install` (ours then runs LFS's first), \
+             or add `git lfs pre-push \"$@\"` to {}",
+            dir.join(install::DISPLACED).display()
+        ));
+    }
+    Ok(())
+}
+
+fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report) {
+    let name = &target.name;
+    let repository = &target.repository.value;
+    report.ok(format!("{name}: config valid ({repository})"));
+    let token = match token::find(&config.settings, api.host(), target.owner()) {
+        Ok(token) => {
+            report.ok(format!("{name}: a token for {} was found", api.host()));
+            token
+        }
+        Err(err) => return report.fail(format!("{name}: {err:#}")),
+    };
+    let branch = match api.default_branch(repository, &token) {
+        Ok(branch) => {
+            report.ok(format!(
+                "{name}: the token can see {repository} (default branch {branch})"
+            ));
+            branch
+        }
+        Err(Verdict::Refused { reason } | Verdict::Later { reason, .. }) => {
+            return report.fail(format!("{name}: GET /repos/{repository}: {reason}"))
+        }
+        Err(Verdict::Delivered) => return,
+    };
+    let check = match &target.workflow {
+        Some(workflow) => {
+            check_workflow_dispatch(api, &token, repository, &branch, &workflow.value)
+        }
+        None => check_repository_dispatch(api, &token, repository, &branch, &target.event.value),
+    };
+    match check {
+        Ok(Ok(line)) => report.ok(format!("{name}: {line}")),
+        Ok(Err(line)) => report.fail(format!("{name}: {line}")),
+        Err(reason) => report.fail(format!(
+            "{name}: cannot read {repository}'s workflows: {reason}"
+        )),
+    }
+}
+
+/// `Ok(Ok(what runs))`, `Ok(Err(what is missing, with the fix))`, or `Err(why unreadable)`.
+type Check = Result<Result<String, String>, String>;
+
+fn check_repository_dispatch(
+    api: &Api,
+    token: &Token,
+    repository: &str,
+    branch: &str,
+    event: &str,
+) -> Check {
+    let listing = get_json(
+        api,
+        token,
+        &format!("/repos/{repository}/contents/.github/workflows?ref={branch}"),
+    )?;
+    let files: Vec<String> = listing
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.get("path")?.as_str().map(str::to_string))
+                .filter(|p| p.ends_with(".yml") || p.ends_with(".yaml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    for path in &files {
+        let text = file_text(api, token, repository, branch, path)?;
+        if workflow::triggers(&text).accepts(event) {
+            return Ok(Ok(format!(
+                "{path} on {branch} runs on repository_dispatch ({event})"
+            )));
+        }
+    }
+    Ok(Err(format!(
+        "no workflow on {repository}'s {branch} runs on repository_dispatch of type {event:?}, so a dispatch \
+         would start nothing; add `on: repository_dispatch: types: [{event}]` to its workflow ({} checked)",
+        files.len()
+    )))
+}
+
+fn check_workflow_dispatch(
+    api: &Api,
+    token: &Token,
+    repository: &str,
+    branch: &str,
+    workflow: &str,
+) -> Check {
+    let path = if workflow.bytes().all(|b| b.is_ascii_digit()) {
+        let info = get_json(
+            api,
+            token,
+            &format!("/repos/{repository}/actions/workflows/{workflow}"),
+        )?;
+        info.get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("workflow {workflow} has no path"))?
+            .to_string()
+    } else {
+        format!(".github/workflows/{workflow}")
+    };
+    let text = file_text(api, token, repository, branch, &path)?;
+    if workflow::triggers(&text).workflow_dispatch {
+        Ok(Ok(format!("{path} on {branch} runs on workflow_dispatch")))
+    } else {
+        Ok(Err(format!(
+            "{path} has no `on: workflow_dispatch`, so GitHub would refuse to run it; add it"
+        )))
+    }
+}
+
+fn file_text(
+    api: &Api,
+    token: &Token,
+    repository: &str,
+    branch: &str,
+    path: &str,
+) -> Result<String, String> {
+    let file = get_json(
+        api,
+        token,
+        &format!("/repos/{repository}/contents/{path}?ref={branch}"),
+    )?;
+    if file.is_null() {
+        return Err(format!("{path} does not exist on {branch}"));
+    }
+    let encoded = file
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let bytes =
+        github::decode_base64(encoded).ok_or_else(|| format!("{path} is not base64 content"))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn get_json(api: &Api, token: &Token, path: &str) -> Result<Value, String> {
+    let answer = api.send(Method::Get, &api.url(path), None, token);
+    match &answer {
+        Ok(a) if a.status == 200 => {
+            serde_json::from_str(&a.body).map_err(|e| format!("GET {path}: {e}"))
+        }
+        // No such file or folder on that branch: the caller says what is missing.
+        Ok(a) if a.status == 404 => Ok(Value::Null),
+        _ => Err(match github::judge(&answer, path) {
+            Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
+            Verdict::Delivered => "unexpected answer".into(),
+        }),
+    }
 }

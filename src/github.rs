@@ -72,6 +72,40 @@ impl Api {
         format!("{}/repos/{repository}/dispatches", self.base)
     }
 
+    /// `{api}/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches`.
+    pub fn workflow_url(&self, repository: &str, workflow: &str) -> String {
+        format!(
+            "{}/repos/{repository}/actions/workflows/{workflow}/dispatches",
+            self.base
+        )
+    }
+
+    /// The repository's default branch (`GET /repos/{owner}/{repo}`).
+    pub fn default_branch(&self, repository: &str, token: &Token) -> Result<String, Verdict> {
+        let answer = self.send(
+            Method::Get,
+            &self.url(&format!("/repos/{repository}")),
+            None,
+            token,
+        );
+        match &answer {
+            Ok(a) if a.status == 200 => serde_json::from_str::<Value>(&a.body)
+                .ok()
+                .and_then(|v| v.get("default_branch")?.as_str().map(str::to_string))
+                .ok_or_else(|| Verdict::Later {
+                    reason: format!("GET /repos/{repository} gave no default_branch"),
+                    after: None,
+                }),
+            _ => Err(match judge(&answer, repository) {
+                Verdict::Delivered => Verdict::Later {
+                    reason: "unexpected answer reading the default branch".into(),
+                    after: None,
+                },
+                other => other,
+            }),
+        }
+    }
+
     /// `{api}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -122,6 +156,68 @@ impl Api {
             body: String::from_utf8_lossy(&raw).into_owned(),
         })
     }
+}
+
+/// The `workflow_dispatch` body: `ref`, the user's payload fields as string `inputs` (a
+/// workflow declares string inputs; GitHub answers 422 for undeclared ones), and a request
+/// for the run's URL.
+pub fn workflow_body(git_ref: &str, inputs: &str) -> String {
+    let inputs: Map<String, Value> = serde_json::from_str(inputs).unwrap_or_default();
+    let as_strings: Vec<String> = inputs
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{}:{}", Value::from(k.as_str()), Value::from(text))
+        })
+        .collect();
+    format!(
+        "{{\"ref\":{},\"inputs\":{{{}}},\"return_run_details\":true}}",
+        Value::from(git_ref),
+        as_strings.join(",")
+    )
+}
+
+/// The run GitHub started, from a 200 answer to a workflow dispatch.
+pub fn run_url(answer: &Answer) -> Option<String> {
+    if answer.status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&answer.body).ok()?;
+    v.get("html_url")
+        .or_else(|| v.get("run_url"))?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Decodes the base64 GitHub's contents API wraps files in (line breaks allowed).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
 }
 
 /// Makes ring rustls's process-wide provider. minreq's rustls also compiles aws-lc, whose
@@ -580,6 +676,27 @@ mod tests {
         let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
         assert!(!body.contains("paths") && body.len() < MAX_BODY_BYTES);
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn workflow_inputs_are_strings() {
+        let body = workflow_body("main", r#"{"site":"blog","n":3,"on":true}"#);
+        assert_eq!(
+            body,
+            r#"{"ref":"main","inputs":{"n":"3","on":"true","site":"blog"},"return_run_details":true}"#
+        );
+        assert_eq!(
+            workflow_body("v1", "{}"),
+            r#"{"ref":"v1","inputs":{},"return_run_details":true}"#
+        );
+    }
+
+    #[test]
+    fn base64_as_github_sends_it() {
+        assert_eq!(decode_base64("b246IHB1c2gK").unwrap(), b"on: push\n");
+        assert_eq!(decode_base64("YQ==\n").unwrap(), b"a");
+        assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
+        assert!(decode_base64("a$b").is_none());
     }
 
     #[test]

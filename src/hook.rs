@@ -8,8 +8,9 @@ use std::io::{Read, Write};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result};
+use serde_json::Value;
 
-use crate::config::{Config, When};
+use crate::config::{Config, Target, When};
 use crate::delivery::{self, Mode};
 use crate::github::{self, PushFacts, Verdict};
 use crate::install;
@@ -121,27 +122,13 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 repository: &content_repo,
                 paths: selected.as_deref(),
             };
-            let (body, warnings) =
-                match github::dispatch_body(&target.event.value, &facts, &target.payload.value) {
-                    Ok(built) => built,
-                    Err(err) => {
-                        say::line(&format!("target {}: {err:#}", target.name));
-                        continue;
-                    }
-                };
-            for warning in warnings {
-                say::line(&format!("target {}: {warning}", target.name));
-            }
-            let mut entry = Entry::new(
-                &target.name,
-                &target.repository.value,
-                remote,
-                &update.remote_ref,
-                &update.new_sha,
-                &update.old_sha,
-                body,
-                push_pid,
-            );
+            let mut entry = match entry_for(target, remote, &facts, push_pid) {
+                Ok(entry) => entry,
+                Err(err) => {
+                    say::line(&format!("target {}: {err:#}", target.name));
+                    continue;
+                }
+            };
             if when == When::PrePush {
                 entry.state = State::Confirmed;
             }
@@ -179,6 +166,41 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// The pending dispatch of `target` for one pushed ref, its request body fixed now. Payload
+/// clashes are said here, once.
+pub fn entry_for(
+    target: &Target,
+    remote: &str,
+    facts: &PushFacts<'_>,
+    push_pid: u32,
+) -> Result<Entry> {
+    let body = match &target.workflow {
+        // workflow_dispatch takes the user's payload fields as its inputs, nothing of ours.
+        Some(_) => Value::Object(target.payload.value.clone()).to_string(),
+        None => {
+            let (body, warnings) =
+                github::dispatch_body(&target.event.value, facts, &target.payload.value)?;
+            for warning in warnings {
+                say::line(&format!("target {}: {warning}", target.name));
+            }
+            body
+        }
+    };
+    let mut entry = Entry::new(
+        &target.name,
+        &target.repository.value,
+        remote,
+        facts.remote_ref,
+        facts.sha,
+        facts.before,
+        body,
+        push_pid,
+    );
+    entry.workflow = target.workflow.as_ref().map(|w| w.value.clone());
+    entry.workflow_ref = target.workflow_ref.as_ref().map(|r| r.value.clone());
+    Ok(entry)
+}
+
 /// What a target's path filter makes of a push.
 enum Selection {
     /// No filter, or the changes cannot be listed here: the push fires.
@@ -212,10 +234,14 @@ fn selected_paths(
     }
 }
 
-fn event_of<'a>(config: &'a Config, entry: &Entry) -> &'a str {
-    config
-        .target(&entry.target)
-        .map_or("update", |t| t.event.value.as_str())
+/// `update` (the event), or `workflow build.yml`.
+fn event_of(config: &Config, entry: &Entry) -> String {
+    match &entry.workflow {
+        Some(workflow) => format!("workflow {workflow}"),
+        None => config
+            .target(&entry.target)
+            .map_or("update".into(), |t| t.event.value.clone()),
+    }
 }
 
 /// `dispatch.when = pre-push`: send from the hook; under `strict`, a failure stops the push.
@@ -224,7 +250,7 @@ fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
     let mut failed = false;
     for outcome in &outcomes {
         failed |= outcome.verdict != Verdict::Delivered;
-        say::line(&delivery::describe(outcome));
+        say::line(&delivery::describe(outcome, true));
     }
     if failed && config.settings.strict.value {
         say::line("push stopped by dispatch.strict; fix the dispatch, or push with GIT_DISPATCH=0");

@@ -19,6 +19,7 @@ mod status;
 mod store;
 mod token;
 mod waiter;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -41,8 +42,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Add(args) => commands::add(&args)?,
         Command::Remove { name } => commands::remove(&name)?,
         Command::List => commands::list()?,
-        Command::Login { host } => commands::login(host.as_deref())?,
-        Command::Logout { host } => commands::logout(host.as_deref())?,
+        Command::Login { host, owner } => commands::login(host.as_deref(), owner.as_deref())?,
+        Command::Logout { host, owner } => commands::logout(host.as_deref(), owner.as_deref())?,
         Command::Send { names, dry_run } => commands::send(&names, dry_run)?,
         Command::Status { json } => status::show(json)?,
         Command::Retry => commands::retry()?,

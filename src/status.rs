@@ -94,6 +94,9 @@ pub fn show(as_json: bool) -> Result<Code> {
                 d.repository,
                 duration(now.saturating_sub(d.delivered))
             )?;
+            if let Some(url) = &d.run_url {
+                writeln!(out, "      run: {url}")?;
+            }
         }
     }
     Ok(Code::report_if(!entries.is_empty()))

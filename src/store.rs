@@ -68,8 +68,13 @@ pub struct Entry {
     pub sha: String,
     /// The sha the remote ref held before.
     pub before: String,
-    /// The request body, fixed when the push was recorded.
+    /// The request body, fixed when the push was recorded; for a workflow dispatch, its
+    /// `inputs` object (the ref may only be known at send time).
     pub body: String,
+    /// `workflow_dispatch` of this workflow (file name or id) instead of `repository_dispatch`.
+    pub workflow: Option<String>,
+    /// The ref a workflow dispatch runs on; `None`: the target's default branch.
+    pub workflow_ref: Option<String>,
     /// Where it is in its life.
     pub state: State,
     /// The `git push` process that pushed it (0 when unknown).
@@ -121,6 +126,8 @@ impl Entry {
             sha: sha.into(),
             before: before.into(),
             body,
+            workflow: None,
+            workflow_ref: None,
             state: State::AwaitingPush,
             push_pid,
             created,
@@ -143,6 +150,8 @@ impl Entry {
             "sha": self.sha,
             "before": self.before,
             "body": self.body,
+            "workflow": self.workflow,
+            "workflow_ref": self.workflow_ref,
             "state": self.state.as_str(),
             "push_pid": self.push_pid,
             "created": self.created,
@@ -166,6 +175,8 @@ impl Entry {
             sha: s("sha")?,
             before: s("before")?,
             body: s("body")?,
+            workflow: s("workflow"),
+            workflow_ref: s("workflow_ref"),
             state: State::parse(&s("state")?)?,
             push_pid: n("push_pid") as u32,
             created: n("created"),
@@ -205,6 +216,8 @@ pub struct Delivery {
     pub sha: String,
     /// Unix time of GitHub's answer.
     pub delivered: u64,
+    /// The workflow run GitHub started, when it said (workflow dispatches).
+    pub run_url: Option<String>,
 }
 
 impl Delivery {
@@ -213,6 +226,7 @@ impl Delivery {
         json!({
             "id": self.id, "target": self.target, "repository": self.repository,
             "ref": self.remote_ref, "sha": self.sha, "delivered": self.delivered,
+            "run_url": self.run_url,
         })
     }
 
@@ -225,6 +239,7 @@ impl Delivery {
             remote_ref: s("ref")?,
             sha: s("sha")?,
             delivered: v.get("delivered")?.as_u64()?,
+            run_url: s("run_url"),
         })
     }
 }
@@ -394,6 +409,28 @@ impl Store {
         }
     }
 
+    /// A target's default branch as last read from GitHub, if read within `max_age` seconds.
+    pub fn cached_default_branch(&self, repository: &str, max_age: u64) -> Option<String> {
+        let text = fs::read(self.dir.join("default-branches.json")).ok()?;
+        let all: Value = serde_json::from_slice(&text).ok()?;
+        let entry = all.get(repository)?;
+        let fresh = now().saturating_sub(entry.get("time")?.as_u64()?) <= max_age;
+        fresh.then(|| entry.get("branch")?.as_str().map(str::to_string))?
+    }
+
+    /// Remembers a target's default branch.
+    pub fn cache_default_branch(&self, repository: &str, branch: &str) -> Result<()> {
+        let _guard = self.lock("default-branches")?;
+        let path = self.dir.join("default-branches.json");
+        let mut all: Value = fs::read(&path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        all[repository] = json!({ "branch": branch, "time": now() });
+        write_atomic(&path, all.to_string().as_bytes())
+    }
+
     /// When the hook last reported failures (Unix time; 0 if never).
     pub fn last_reported(&self) -> u64 {
         fs::read_to_string(self.dir.join("reported"))
@@ -503,6 +540,7 @@ mod tests {
                 remote_ref: "refs/heads/main".into(),
                 sha: "s".into(),
                 delivered: i,
+                run_url: None,
             };
             store.record_delivery(d).unwrap();
         }

@@ -170,13 +170,14 @@ pub fn store(api_host: &str, token: &Token) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Forgets the token of `api_host`; whether there was one.
-pub fn forget(api_host: &str) -> Result<bool> {
+/// Forgets the token stored under `key` (`host` also forgets its `host/owner` tokens);
+/// whether there was one.
+pub fn forget(key: &str) -> Result<bool> {
     let path = credentials_path()?;
     let mut creds = read_credentials(&path)?;
-    let prefix = format!("{api_host}/");
+    let prefix = format!("{key}/");
     let before = creds.len();
-    creds.retain(|k, _| k != api_host && !k.starts_with(&prefix));
+    creds.retain(|k, _| k != key && !k.starts_with(&prefix));
     if creds.len() == before {
         return Ok(false);
     }

@@ -72,7 +72,11 @@ pub fn run(pid: Option<u32>) -> Result<()> {
         let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
         let mut wait = None;
         for outcome in &outcomes {
-            store.log("waiter", Some(&outcome.entry), &delivery::describe(outcome));
+            store.log(
+                "waiter",
+                Some(&outcome.entry),
+                &delivery::describe(outcome, true),
+            );
             if let Verdict::Later {
                 after: Some(after), ..
             } = outcome.verdict

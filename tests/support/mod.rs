@@ -81,9 +81,20 @@ pub struct Dispatch {
     pub request: Request,
 }
 
+/// A workflow file the fake serves through the contents API and can dispatch.
+#[derive(Clone, Debug)]
+struct Workflow {
+    repo: String,
+    file: String,
+    yaml: String,
+    /// Inputs it declares; `None`: it has no `workflow_dispatch` trigger.
+    inputs: Option<Vec<String>>,
+}
+
 struct FakeState {
     token: String,
     repos: BTreeSet<String>,
+    workflows: Vec<Workflow>,
     /// Forced status: (status, how many more requests; None = until cleared).
     forced: Option<(u16, Option<usize>)>,
     requests: Vec<Request>,
@@ -95,7 +106,11 @@ struct FakeState {
 /// POST /repos/{o}/{r}/dispatches   204 | 401 | 403 | 400 | 415 | 404 | 422
 /// GET  /repos/{o}/{r}              200 {"full_name","default_branch":"main"} | 404
 /// GET  /user                       200 {"login":"writer"}
+/// GET  /repos/{o}/{r}/contents/.github/workflows[/{file}]   200 listing | file (base64)
+/// POST /repos/{o}/{r}/actions/workflows/{file}/dispatches  200 run details | 204 | 404 | 422
 /// ```
+///
+/// Every path may carry GitHub Enterprise Server's `/api/v3` prefix.
 pub struct FakeGitHub {
     state: Arc<Mutex<FakeState>>,
     stop: Arc<AtomicBool>,
@@ -123,6 +138,7 @@ impl FakeGitHub {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            workflows: Vec::new(),
             forced: None,
             requests: Vec::new(),
         }));
@@ -152,6 +168,41 @@ impl FakeGitHub {
     /// Make `owner/repo` known (its dispatches succeed).
     pub fn add_repo(&self, repo: &str) {
         self.lock().repos.insert(repo.to_string());
+    }
+
+    /// Serve `.github/workflows/{file}` of `repo` with `yaml`; with `inputs`, it also takes
+    /// `workflow_dispatch` with those declared inputs.
+    pub fn add_workflow(&self, repo: &str, file: &str, yaml: &str, inputs: Option<&[&str]>) {
+        self.lock().workflows.push(Workflow {
+            repo: repo.to_string(),
+            file: file.to_string(),
+            yaml: yaml.to_string(),
+            inputs: inputs.map(|i| i.iter().map(|s| s.to_string()).collect()),
+        });
+    }
+
+    /// The workflow dispatches accepted (200 or 204), as (repo, workflow file, body).
+    pub fn workflow_dispatches(&self) -> Vec<(String, String, Value)> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && (r.status == 200 || r.status == 204))
+            .filter_map(|r| {
+                let path = r
+                    .path
+                    .strip_prefix("/api/v3")
+                    .unwrap_or(&r.path)
+                    .to_string();
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    ["repos", owner, repo, "actions", "workflows", file, "dispatches"] => Some((
+                        format!("{owner}/{repo}"),
+                        file.to_string(),
+                        serde_json::from_str(&r.body).expect("an accepted body is JSON"),
+                    )),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// Answer every following request with `status` until `respond_normally`.
@@ -184,7 +235,12 @@ impl FakeGitHub {
             .into_iter()
             .filter(|r| r.method == "POST" && r.status == 204)
             .filter_map(|r| {
-                let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+                let path = r
+                    .path
+                    .strip_prefix("/api/v3")
+                    .unwrap_or(&r.path)
+                    .to_string();
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
                 match parts.as_slice() {
                     ["repos", owner, repo, "dispatches"] => Some(Dispatch {
                         repository: format!("{owner}/{repo}"),
@@ -403,9 +459,56 @@ fn route(
             message("Unsupported 'Accept' header (want application/vnd.github+json)"),
         );
     }
+    let path = path.strip_prefix("/api/v3").unwrap_or(path);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         ("GET", ["user"]) => (200, json!({"login": "writer"}).to_string()),
+        ("GET", ["repos", owner, repo, "contents", ".github", "workflows"]) => {
+            let full = format!("{owner}/{repo}");
+            let files: Vec<Value> = st
+                .workflows
+                .iter()
+                .filter(|w| w.repo == full)
+                .map(|w| {
+                    json!({"name": w.file, "path": format!(".github/workflows/{}", w.file), "type": "file"})
+                })
+                .collect();
+            if files.is_empty() {
+                (404, message("Not Found"))
+            } else {
+                (200, Value::Array(files).to_string())
+            }
+        }
+        ("GET", ["repos", owner, repo, "contents", ".github", "workflows", file]) => {
+            let full = format!("{owner}/{repo}");
+            match st
+                .workflows
+                .iter()
+                .find(|w| w.repo == full && w.file == *file)
+            {
+                Some(w) => {
+                    let reply = json!({
+                        "name": w.file,
+                        "path": format!(".github/workflows/{}", w.file),
+                        "encoding": "base64",
+                        "content": base64(w.yaml.as_bytes()),
+                    });
+                    (200, reply.to_string())
+                }
+                None => (404, message("Not Found")),
+            }
+        }
+        ("POST", ["repos", owner, repo, "actions", "workflows", file, "dispatches"]) => {
+            let full = format!("{owner}/{repo}");
+            let Some(w) = st
+                .workflows
+                .iter()
+                .find(|w| w.repo == full && w.file == *file)
+            else {
+                return (404, message("Not Found"));
+            };
+            validate_workflow_dispatch(w, headers, body)
+        }
         ("GET", ["repos", owner, repo]) => {
             let full = format!("{owner}/{repo}");
             if st.repos.contains(&full) {
@@ -514,6 +617,83 @@ fn validate_dispatch(headers: &[(String, String)], body: &str) -> (u16, String) 
         }
     }
     (204, String::new())
+}
+
+fn validate_workflow_dispatch(
+    w: &Workflow,
+    headers: &[(String, String)],
+    body: &str,
+) -> (u16, String) {
+    if !find_header(headers, "content-type").is_some_and(|ct| ct.starts_with("application/json")) {
+        return (
+            415,
+            message("Unsupported 'Content-Type' header (want application/json)"),
+        );
+    }
+    let Some(declared) = &w.inputs else {
+        return (
+            422,
+            message("Workflow does not have 'workflow_dispatch' trigger"),
+        );
+    };
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(body) else {
+        return (400, message("Problems parsing JSON"));
+    };
+    match object.get("ref") {
+        Some(Value::String(r)) if r == "main" => {}
+        Some(Value::String(r)) => return (422, message(&format!("No ref found for: {r}"))),
+        _ => return (422, message("Invalid request.\n\n\"ref\" wasn't supplied.")),
+    }
+    if let Some(inputs) = object.get("inputs") {
+        let Some(inputs) = inputs.as_object() else {
+            return (
+                422,
+                message("Invalid request.\n\nFor 'properties/inputs', it is not an object."),
+            );
+        };
+        let unexpected: Vec<&String> = inputs.keys().filter(|k| !declared.contains(k)).collect();
+        if !unexpected.is_empty() {
+            return (
+                422,
+                message(&format!("Unexpected inputs provided: {unexpected:?}")),
+            );
+        }
+        if inputs.values().any(|v| !v.is_string()) {
+            return (
+                422,
+                message("Invalid request.\n\nFor 'properties/inputs', values must be strings."),
+            );
+        }
+    }
+    if object.get("return_run_details") == Some(&Value::Bool(true)) {
+        let reply = json!({
+            "workflow_run_id": 4242,
+            "run_url": format!("https://api.github.com/repos/{}/actions/runs/4242", w.repo),
+            "html_url": format!("https://github.com/{}/actions/runs/4242", w.repo),
+        });
+        return (200, reply.to_string());
+    }
+    (204, String::new())
+}
+
+/// Standard base64, as GitHub's contents API sends files.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A URL on 127.0.0.1 where nothing listens (the network is down).
