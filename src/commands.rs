@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -15,7 +16,7 @@ use crate::install;
 use crate::repo::Repo;
 use crate::say;
 use crate::store::Store;
-use crate::token::{self, Token, ENV_TOKEN};
+use crate::token::{self, Token};
 use crate::waiter;
 
 /// `install [--force]`.
@@ -464,19 +465,14 @@ fn has_section(file: &Path, name: &str) -> Result<bool> {
 
 /// `git config --file <file> <args…>`: git writes config (locking, quoting) as it does for itself.
 fn git_config(file: &Path, args: &[&str]) -> Result<()> {
-    let output = Command::new("git")
-        .arg("config")
-        .arg("--file")
-        .arg(file)
-        .args(args)
-        .env_remove(ENV_TOKEN)
-        .output()
-        .context("running git config")?;
+    let mut command = Command::new("git");
+    command.arg("config").arg("--file").arg(file).args(args);
+    let output = crate::child::output_within(&mut command, Duration::from_secs(30), "git config")?;
     if !output.status.success() {
         bail!(
             "git config {} failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            crate::child::first_error_line(&output)
         );
     }
     Ok(())

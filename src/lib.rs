@@ -1,6 +1,7 @@
 //! git-dispatch: a git pre-push hook that sends GitHub's `repository_dispatch` once a push
 //! to `main` has landed. `run` is the whole program behind the command line.
 
+mod child;
 pub mod cli;
 mod commands;
 mod config;

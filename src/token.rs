@@ -9,8 +9,8 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
@@ -77,46 +77,25 @@ pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
 /// Runs `dispatch.tokenCommand` with `sh -c`, as git runs config commands, without our token
 /// in its environment, bounded in time.
 fn run_token_command(command: &str, timeout: Duration) -> Result<Token> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env_remove(ENV_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running dispatch.tokenCommand with sh")?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child
-            .try_wait()
-            .context("waiting for dispatch.tokenCommand")?
-        {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "dispatch.tokenCommand took over {}s (dispatch.timeout); check it runs on its own: sh -c '{command}'",
-                timeout.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
+    let output = crate::child::output_within(
+        Command::new("sh").arg("-c").arg(command),
+        timeout,
+        "dispatch.tokenCommand",
+    )
+    .map_err(|err| {
+        anyhow::anyhow!("{err:#} (dispatch.timeout); check it runs on its own: sh -c '{command}'")
+    })?;
+    if !output.status.success() {
+        bail!(
+            "dispatch.tokenCommand failed ({}): {}; fix it or unset it with `git config --unset dispatch.tokenCommand`",
+            output.status,
+            crate::child::first_error_line(&output)
+        );
     }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    if !status.success() {
-        let first = err.lines().next().unwrap_or("").trim();
-        bail!("dispatch.tokenCommand failed ({status}): {first}; fix it or unset it with `git config --unset dispatch.tokenCommand`");
-    }
-    Token::new(&out, "dispatch.tokenCommand")
+    Token::new(
+        &String::from_utf8_lossy(&output.stdout),
+        "dispatch.tokenCommand",
+    )
 }
 
 /// `<config dir>/git-dispatch/credentials.json`.

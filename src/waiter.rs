@@ -22,7 +22,6 @@ use crate::delivery::{self, Mode};
 use crate::github::Verdict;
 use crate::repo::Repo;
 use crate::store::{Entry, State, Store};
-use crate::token::ENV_TOKEN;
 
 /// The longest the waiter waits for `git push` to exit; a push still running then is
 /// confirmed by a later run.
@@ -185,36 +184,16 @@ fn landed(repo: &Repo, entry: &Entry) -> Landed {
 /// `git ls-remote <remote> <ref>`, never prompting, bounded, without our token.
 fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<String>> {
     let dir = repo.workdir().unwrap_or(repo.git_dir());
-    let mut child = Command::new("git")
+    let mut command = Command::new("git");
+    command
         .arg("-C")
         .arg(dir)
         .args(["ls-remote", "--", remote, remote_ref])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove(ENV_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running git ls-remote")?;
-    let started = Instant::now();
-    while child.try_wait()?.is_none() {
-        if started.elapsed() > LS_REMOTE_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!(
-                "git ls-remote {remote} took over {}s",
-                LS_REMOTE_TIMEOUT.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output()?;
+        .env("GIT_TERMINAL_PROMPT", "0");
+    let what = format!("git ls-remote {remote}");
+    let output = crate::child::output_within(&mut command, LS_REMOTE_TIMEOUT, &what)?;
     if !output.status.success() {
-        let err = String::from_utf8_lossy(&output.stderr);
-        anyhow::bail!(
-            "git ls-remote {remote} failed: {}",
-            crate::redact::line(err.lines().next().unwrap_or("").trim())
-        );
+        anyhow::bail!("{what} failed: {}", crate::child::first_error_line(&output));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     Ok(text

@@ -336,11 +336,7 @@ fn login_stores_the_token_privately_and_pushes_use_it() {
     let before = env.rev(&env.remote, "refs/heads/main");
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
     env.push_ok(&["origin", "main"]);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 
     env.dispatch_ok(&["logout"]);
     let left = fs::read_to_string(&credentials).unwrap_or_default();

@@ -90,11 +90,7 @@ fn foreign_hook_runs_with_the_same_arguments_and_stdin() {
         logged.contains("token: unset\n"),
         "the displaced hook must not see GIT_DISPATCH_TOKEN: {logged}"
     );
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]
@@ -213,11 +209,7 @@ fn linked_worktree_push_dispatches() {
     let out = env.git_ok(&wt, &["push", "origin", "HEAD:main"]);
 
     assert_push_output(&out);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 /// Install with a copy of the binary, then delete the copy: the shim's

@@ -153,11 +153,7 @@ fn dry_run_push_sends_nothing_and_the_real_push_does() {
 
     // The same commit pushed for real is a push that has not been sent.
     env.push_ok(&["origin", "main"]);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]
@@ -170,11 +166,7 @@ fn push_head_to_main_from_another_branch_dispatches() {
     let out = env.push_ok(&["origin", "HEAD:main"]);
 
     assert_push_output(&out);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]
@@ -203,11 +195,7 @@ fn push_refused_by_remote_hook_sends_nothing_and_the_retried_push_does() {
     // Regression guard: the dropped push must not count as sent.
     fs::remove_file(&pre_receive).unwrap();
     env.push_ok(&["origin", "main"]);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]
@@ -778,11 +766,7 @@ fn shared_gitdispatch_target_fires_once_trusted() {
     let out = env.push_ok(&["origin", "main"]);
 
     assert_push_output(&out);
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]
@@ -875,13 +859,9 @@ fn token_command_from_local_config_is_used() {
 
     env.push_ok(&["origin", "main"]);
 
-    env.wait_dispatched(&fake, 1);
-    env.wait_settled(TIMEOUT);
-    let got = fake.dispatches();
-    assert_eq!(got.len(), 1, "{}", fake.describe());
-    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    expect_one_dispatch(&env, &fake, &before, &sha);
     assert_eq!(
-        got[0].request.header("authorization"),
+        fake.dispatches()[0].request.header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
     );
 }

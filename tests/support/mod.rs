@@ -1407,6 +1407,16 @@ pub fn assert_dispatch(d: &Dispatch, repo: &str, ref_: &str, before: &str, sha: 
     assert_headers(&d.request);
 }
 
+/// After a push of `sha` over `before` to main: exactly one dispatch to owner/site, and
+/// nothing left pending.
+pub fn expect_one_dispatch(env: &TestEnv, fake: &FakeGitHub, before: &str, sha: &str) {
+    env.wait_dispatched(fake, 1);
+    env.wait_settled(TIMEOUT);
+    let got = fake.dispatches();
+    assert_eq!(got.len(), 1, "{}", fake.describe());
+    assert_dispatch(&got[0], "owner/site", "refs/heads/main", before, sha);
+}
+
 /// Assert the headers GitHub wants, exactly.
 pub fn assert_headers(r: &Request) {
     assert_eq!(r.header("accept"), Some(ACCEPT), "Accept");

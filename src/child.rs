@@ -1,0 +1,105 @@
+//! Running other programs: without our token, with no terminal to prompt on, bounded in time.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::token::ENV_TOKEN;
+
+/// Runs `command` to completion within `timeout` (killed past it), stdin closed, stdout and
+/// stderr captured, and `GIT_DISPATCH_TOKEN` removed: only the waiter inherits the token.
+/// `what` names the program in errors.
+pub fn output_within(command: &mut Command, timeout: Duration, what: &str) -> Result<Output> {
+    let mut child = command
+        .env_remove(ENV_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {what}"))?;
+    // Drain both pipes while waiting, so a chatty child cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(1 << 20).read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("waiting for {what}"))?
+        {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} took over {}s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// The first line of a child's stderr, credentials removed, for an error message.
+pub fn first_error_line(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    crate::redact::line(text.lines().next().unwrap_or("").trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_and_bounds() {
+        let out = output_within(
+            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(5),
+            "sh",
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(first_error_line(&out), "err");
+        assert_eq!(out.status.code(), Some(3));
+        let err = output_within(
+            Command::new("sleep").arg("5"),
+            Duration::from_millis(100),
+            "sleep",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sleep took over 0s"), "{err}");
+    }
+
+    #[test]
+    fn the_token_is_not_passed_on() {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "echo \"${GIT_DISPATCH_TOKEN:-unset}\""])
+            .env(ENV_TOKEN, "secret");
+        let out = output_within(&mut command, Duration::from_secs(5), "sh").unwrap();
+        assert_eq!(out.stdout, b"unset\n");
+    }
+}
