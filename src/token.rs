@@ -199,32 +199,60 @@ pub fn read_from_stdin() -> Result<String> {
             .context("reading the token from standard input")?;
         return Ok(raw);
     }
-    eprint!("git-dispatch: paste the token (input hidden): ");
-    let _ = std::io::stderr().flush();
+    // Echo off before the prompt shows, so a token pasted at once is never echoed.
     let echo = Echo::off();
+    let hidden = if echo.0.is_some() {
+        " (input hidden)"
+    } else {
+        ""
+    };
+    eprint!("git-dispatch: paste the token{hidden}: ");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = std::io::stdin().read_line(&mut line);
     drop(echo);
-    eprintln!();
     read.context("reading the token from the terminal")?;
     Ok(line)
 }
 
-/// Terminal echo switched off until dropped.
+/// The terminal settings to restore if Ctrl-C ends us at the hidden prompt. Written once
+/// before the handler is installed; read only by the handler.
+static mut SAVED_TERMIOS: Option<libc::termios> = None;
+
+extern "C" fn restore_and_die(signal: libc::c_int) {
+    // SAFETY: tcsetattr, signal and raise are async-signal-safe; SAVED_TERMIOS was written
+    // before this handler was installed and is not written again while it is.
+    unsafe {
+        if let Some(saved) = *std::ptr::addr_of!(SAVED_TERMIOS) {
+            libc::tcsetattr(0, libc::TCSANOW, &saved);
+        }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Terminal echo switched off until dropped, or until Ctrl-C (which restores it first).
 struct Echo(Option<libc::termios>);
 
 impl Echo {
     fn off() -> Echo {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails.
+        // SAFETY: termios is plain data; tcgetattr fills it or fails. The handler only
+        // restores what was saved here.
         unsafe {
             let mut term: libc::termios = std::mem::zeroed();
             if libc::tcgetattr(0, &mut term) != 0 {
                 return Echo(None);
             }
             let saved = term;
+            *std::ptr::addr_of_mut!(SAVED_TERMIOS) = Some(saved);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(signal, restore_and_die as *const () as libc::sighandler_t);
+            }
             term.c_lflag &= !libc::ECHO;
             term.c_lflag |= libc::ECHONL;
-            libc::tcsetattr(0, libc::TCSANOW, &term);
+            if libc::tcsetattr(0, libc::TCSANOW, &term) != 0 {
+                return Echo(None);
+            }
             Echo(Some(saved))
         }
     }
@@ -232,10 +260,13 @@ impl Echo {
 
 impl Drop for Echo {
     fn drop(&mut self) {
-        if let Some(saved) = self.0 {
-            // SAFETY: restores the attributes read in `off`.
-            unsafe {
+        // SAFETY: restores the attributes read in `off`, then the default signal handling.
+        unsafe {
+            if let Some(saved) = self.0 {
                 libc::tcsetattr(0, libc::TCSANOW, &saved);
+            }
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(signal, libc::SIG_DFL);
             }
         }
     }
