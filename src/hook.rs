@@ -90,8 +90,9 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         say::line(warning);
     }
     let store = Store::new(repo.common_dir());
+    let earlier = store.entries()?;
     // Say what failed before this push, before this push's own messages.
-    report_failures(&store);
+    report_failures(&store, &earlier);
 
     let updates = match push::parse(input) {
         Ok(updates) => updates,
@@ -132,7 +133,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
             if when == When::PrePush {
                 entry.state = State::Confirmed;
             }
-            store.save(&entry)?;
+            store.record(&entry)?;
             store.log(
                 "recorded",
                 Some(&entry),
@@ -155,11 +156,12 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         ));
     }
     // Start the waiter for this push, and to retry earlier pushes whose time has come.
-    let due = store.entries()?.iter().any(|e| match e.state {
-        State::AwaitingPush => true,
-        State::Confirmed => e.next_attempt <= crate::store::now(),
-        State::Failed => false,
-    });
+    let due = !recorded.is_empty()
+        || earlier.iter().any(|e| match e.state {
+            State::AwaitingPush => true,
+            State::Confirmed => e.next_attempt <= crate::store::now(),
+            State::Failed => false,
+        });
     if due {
         waiter::spawn(Some(push_pid))?;
     }
@@ -260,8 +262,10 @@ fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
 }
 
 /// One line on what failed since the last push, if anything did.
-fn report_failures(store: &Store) {
-    let Ok(entries) = store.entries() else { return };
+fn report_failures(store: &Store, entries: &[Entry]) {
+    if entries.is_empty() {
+        return;
+    }
     let since = store.last_reported();
     let failing: Vec<&Entry> = entries
         .iter()

@@ -11,8 +11,7 @@
 //!                                              otherwise: not landed (rejected, --dry-run) ─> dropped
 //! ```
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -33,27 +32,41 @@ const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts the waiter for the `git push` process `pid`, detached: its own session, and
 /// standard streams that are not git's (else `git push | cat` would wait for it).
+///
+/// A plain `fork`, no `exec`: the hook is single-threaded here, and not loading the binary
+/// again saves the push about a millisecond (measured in bench/). The parent returns at once.
 pub fn spawn(pid: Option<u32>) -> Result<()> {
-    let exe = std::env::current_exe().context("finding our own binary to start the waiter")?;
-    let mut command = Command::new(exe);
-    command.args(["hook", "wait"]);
-    if let Some(pid) = pid {
-        command.arg("--pid").arg(pid.to_string());
+    // SAFETY: no other thread runs in the hook at this point, so the child may go on running
+    // Rust code; it never returns into the hook's code path (it ends with _exit).
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()).context("starting the waiter"),
+        0 => {
+            // SAFETY: plain syscalls on descriptors this process owns.
+            unsafe {
+                // Detached from git's terminal and process group: Ctrl-C on `git push` after
+                // the hook returned does not kill the delivery.
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for fd in 0..3 {
+                        libc::dup2(null, fd);
+                    }
+                    if null > 2 {
+                        libc::close(null);
+                    }
+                }
+            }
+            if let Err(err) = run(pid) {
+                if let Ok(repo) = Repo::discover() {
+                    Store::new(repo.common_dir()).log("error", None, &format!("waiter: {err:#}"));
+                }
+            }
+            // SAFETY: ends the child without running the hook's exit path (stdio flushes,
+            // atexit handlers) a second time.
+            unsafe { libc::_exit(0) }
+        }
+        _ => Ok(()),
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it detaches from git's terminal and process
-    // group, so Ctrl-C on `git push` after the hook returned does not kill the delivery.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    command.spawn().context("starting the waiter")?;
-    Ok(())
 }
 
 /// The waiter's body: wait for the push, confirm what landed, deliver what is due.
