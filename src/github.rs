@@ -524,32 +524,36 @@ fn is_loopback(host: &str) -> bool {
 /// The proxy for `url` from the environment, as curl reads it: `https_proxy`/`HTTPS_PROXY`
 /// then `all_proxy`/`ALL_PROXY` for https; `NO_PROXY` hosts (and loopback) go direct.
 fn proxy_for(url: &str) -> Option<String> {
+    proxy_from(url, |name| std::env::var(name).ok())
+}
+
+/// `proxy_for` with the environment given as a lookup, so it can be tested.
+fn proxy_from(url: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split('/').next().unwrap_or_default();
+    if is_loopback(authority) {
+        return None;
+    }
     let host = authority
         .rsplit_once(':')
         .map_or(authority, |(h, _)| h)
         .to_ascii_lowercase();
-    if is_loopback(authority) {
-        return None;
-    }
     let var = |names: &[&str]| {
         names
             .iter()
-            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+            .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
     };
     if let Some(no_proxy) = var(&["no_proxy", "NO_PROXY"]) {
-        for pattern in no_proxy.split(',').map(|p| p.trim().to_ascii_lowercase()) {
-            let pattern = pattern.trim_start_matches('*').trim_start_matches('.');
-            if pattern.is_empty() {
-                continue;
-            }
-            if no_proxy.trim() == "*" || host == pattern || host.ends_with(&format!(".{pattern}")) {
-                return None;
-            }
-        }
         if no_proxy.trim() == "*" {
             return None;
+        }
+        for pattern in no_proxy.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+            // `example.com`, `.example.com` and `*.example.com` all cover the domain.
+            let pattern = pattern.trim_start_matches('*').trim_start_matches('.');
+            let pattern = pattern.rsplit_once(':').map_or(pattern, |(h, _)| h);
+            if !pattern.is_empty() && (host == pattern || host.ends_with(&format!(".{pattern}"))) {
+                return None;
+            }
         }
     }
     var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
@@ -712,8 +716,37 @@ mod tests {
     }
 
     #[test]
-    fn proxies_from_the_environment_skip_loopback() {
-        assert_eq!(proxy_for("http://127.0.0.1:1/x"), None);
-        assert_eq!(proxy_for("https://127.0.0.1:1/x"), None);
+    fn proxies_as_curl_reads_them() {
+        fn proxy(url: &str, vars: &[(&str, &str)]) -> Option<String> {
+            proxy_from(url, |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        }
+        let api = "https://api.github.com/repos/o/r/dispatches";
+        let p = "http://proxy:3128";
+        assert_eq!(proxy(api, &[]), None);
+        for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            assert_eq!(proxy(api, &[(var, p)]).as_deref(), Some(p), "{var}");
+        }
+        for no in [
+            "github.com",
+            ".github.com",
+            "*.github.com",
+            "api.github.com:443",
+            "*",
+            "x.org, github.com",
+        ] {
+            assert_eq!(
+                proxy(api, &[("HTTPS_PROXY", p), ("NO_PROXY", no)]),
+                None,
+                "NO_PROXY={no}"
+            );
+        }
+        let suffix = proxy(api, &[("HTTPS_PROXY", p), ("NO_PROXY", "hub.com")]);
+        assert_eq!(suffix.as_deref(), Some(p), "a suffix is not a domain");
+        assert_eq!(proxy("https://127.0.0.1:1/x", &[("HTTPS_PROXY", p)]), None);
+        assert_eq!(proxy("http://127.0.0.1:1/x", &[("HTTPS_PROXY", p)]), None);
     }
 }

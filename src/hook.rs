@@ -111,7 +111,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     let mut recorded = Vec::new();
     for target in &config.targets {
         for update in updates.iter().filter(|u| push::fires(target, remote, u)) {
-            let selected = match selected_paths(repo, target, update) {
+            let selected = match selected_paths(repo, target, remote, update) {
                 Selection::Everything => None,
                 Selection::Paths(paths) if paths.is_empty() => continue,
                 Selection::Paths(paths) => Some(paths),
@@ -213,18 +213,28 @@ enum Selection {
 
 fn selected_paths(
     repo: &Repo,
-    target: &crate::config::Target,
+    target: &Target,
+    remote: &str,
     update: &push::RefUpdate,
 ) -> Selection {
     let filter = PathFilter::new(&target.paths.value);
     if filter.is_empty() {
         return Selection::Everything;
     }
-    match repo.changed_paths(&update.old_sha, &update.new_sha) {
+    // A new branch: compare with where it forked from what the remote already has.
+    let base = if push::is_zero(&update.old_sha) {
+        match repo.fork_point(remote, &update.new_sha) {
+            Ok(Some(base)) => base,
+            _ => return Selection::Everything,
+        }
+    } else {
+        update.old_sha.clone()
+    };
+    match repo.changed_paths(&base, &update.new_sha) {
         Ok(Some(changed)) => {
             Selection::Paths(changed.into_iter().filter(|p| filter.selects(p)).collect())
         }
-        // A new branch, or an old commit we do not have: better one build too many.
+        // An old commit we do not have: better one build too many.
         Ok(None) => Selection::Everything,
         Err(err) => {
             say::line(&format!(

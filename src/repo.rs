@@ -113,6 +113,71 @@ impl Repo {
         Ok(reference.and_then(|r| r.try_id().map(|id| id.to_string())))
     }
 
+    /// Where a new branch `new` pushed to `remote` forked from what the remote already has:
+    /// its merge base with the remote's default branch as last fetched
+    /// (`refs/remotes/<remote>/HEAD`, else `main` or `master` there). `None` if there is no
+    /// such ref or no common commit within `MAX_WALK` commits.
+    pub fn fork_point(&self, remote: &str, new: &str) -> Result<Option<String>> {
+        let mut theirs = None;
+        for name in ["HEAD", "main", "master"] {
+            if let Some(r) = self
+                .inner
+                .try_find_reference(format!("refs/remotes/{remote}/{name}").as_str())?
+            {
+                theirs = Some(r.into_fully_peeled_id()?.detach());
+                break;
+            }
+        }
+        let (Some(theirs), Ok(ours)) = (theirs, gix::ObjectId::from_hex(new.as_bytes())) else {
+            return Ok(None);
+        };
+        let known = self.ancestors(theirs)?;
+        let mut queue = std::collections::VecDeque::from([ours]);
+        let mut seen = std::collections::HashSet::from([ours]);
+        while let Some(id) = queue.pop_front() {
+            if known.contains(&id) {
+                return Ok(Some(id.to_string()));
+            }
+            if seen.len() > MAX_WALK {
+                break;
+            }
+            for parent in self.parents(id)? {
+                if seen.insert(parent) {
+                    queue.push_back(parent);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `start` and its ancestors, up to `MAX_WALK` commits.
+    fn ancestors(&self, start: gix::ObjectId) -> Result<std::collections::HashSet<gix::ObjectId>> {
+        let mut seen = std::collections::HashSet::from([start]);
+        let mut queue = vec![start];
+        while let Some(id) = queue.pop() {
+            if seen.len() > MAX_WALK {
+                break;
+            }
+            for parent in self.parents(id)? {
+                if seen.insert(parent) {
+                    queue.push(parent);
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The parents of commit `id` (none if we do not have it).
+    fn parents(&self, id: gix::ObjectId) -> Result<Vec<gix::ObjectId>> {
+        let Ok(object) = self.inner.find_object(id) else {
+            return Ok(Vec::new());
+        };
+        let commit = object
+            .try_into_commit()
+            .with_context(|| format!("{id} is not a commit"))?;
+        Ok(commit.parent_ids().map(|p| p.detach()).collect())
+    }
+
     /// The files (not directories) that differ between the trees of commits `old` and
     /// `new`; `None` when that cannot be told here (`old` unknown locally, or none: a new
     /// branch), which callers treat as "everything changed".
@@ -167,6 +232,9 @@ impl Repo {
         Ok(Some(paths))
     }
 }
+
+/// How many commits the fork-point search walks on each side before giving up.
+const MAX_WALK: usize = 100_000;
 
 /// `refs/heads/*` style match of `name` against the source side of a refspec.
 fn map_refspec(src: &str, name: &str) -> Option<String> {

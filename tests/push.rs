@@ -865,3 +865,46 @@ fn token_command_from_local_config_is_used() {
         Some(format!("Bearer {TOKEN}").as_str())
     );
 }
+
+#[test]
+fn paths_filter_on_a_new_branch_compares_with_where_it_forked() {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&[
+        "add",
+        "owner/site",
+        "--branch",
+        "release",
+        "--paths",
+        "content/**",
+    ]);
+    // Content already on main is not this branch's change.
+    env.commit(&env.clone, "content/old.md", "old\n", "old content");
+    env.push_ok(&["origin", "main"]);
+
+    env.git_ok(&env.clone, &["checkout", "--quiet", "-b", "release"]);
+    env.commit(&env.clone, "notes.md", "notes\n", "notes");
+    let out = env.push_ok(&["origin", "release"]);
+    assert_silent(&out);
+    assert_nothing_sent(&env, &fake);
+
+    env.git_ok(
+        &env.clone,
+        &["checkout", "--quiet", "-b", "release-2", "main"],
+    );
+    let sha = env.commit(&env.clone, "content/new.md", "new\n", "new content");
+    env.git_ok(
+        &env.clone,
+        &["push", "--quiet", "origin", "--delete", "release"],
+    );
+    env.push_ok(&["origin", "release-2:release"]);
+    let got = env.wait_dispatched(&fake, 1);
+    let payload = &got[0].body["client_payload"];
+    assert_eq!(payload["sha"], sha.as_str(), "{payload:#}");
+    assert_eq!(
+        payload["paths"],
+        serde_json::json!(["content/new.md"]),
+        "{payload:#}"
+    );
+}
