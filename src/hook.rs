@@ -28,13 +28,16 @@ pub const ENV_SKIP: &str = "GIT_DISPATCH";
 /// Git writes about 100 bytes per pushed ref; this is a mirror push of 600,000 refs.
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
 
-/// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin.
+/// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin. Never an
+/// error: only the displaced hook's failure (or `strict`) stops the push.
 pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
     let mut input = Vec::new();
-    std::io::stdin()
-        .take(MAX_INPUT)
-        .read_to_end(&mut input)
-        .context("reading the pre-push lines from git")?;
+    if let Err(err) = std::io::stdin().take(MAX_INPUT).read_to_end(&mut input) {
+        say::line(&format!(
+            "reading the pre-push lines from git: {err}; this push sends no dispatch"
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
     let repo = match Repo::discover() {
         Ok(repo) => repo,
         Err(err) => {
@@ -42,8 +45,17 @@ pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if let Some(code) = run_displaced(&repo, remote, url, &input)? {
-        return Ok(code);
+    match run_displaced(&repo, remote, url, &input) {
+        Ok(None) => {}
+        Ok(Some(code)) => return Ok(code),
+        // Git itself stops a push whose hook cannot run; so do we, for the hook we displaced.
+        Err(err) => {
+            say::line(&format!(
+                "{err:#}; fix that hook or remove it ({})",
+                crate::install::DISPLACED
+            ));
+            return Ok(ExitCode::from(1));
+        }
     }
     if std::env::var(ENV_SKIP).is_ok_and(|v| v == "0") {
         return Ok(ExitCode::SUCCESS);

@@ -381,3 +381,31 @@ fn login_under_umask_0_still_writes_a_private_file() {
     let dir: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
     assert_eq!(dir.len(), 1, "no temporary file left behind");
 }
+
+#[test]
+fn a_displaced_hook_that_cannot_run_stops_the_push_as_git_would() {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    write_script(&env.hook_path(), "#!/nonexistent/interpreter\nexit 0\n");
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    let out = env.push(&["origin", "main"]);
+    assert!(!out.status.success(), "the push stops\n{}", show(&out));
+    let lines = dispatch_lines(&stderr(&out));
+    assert_eq!(lines.len(), 1, "{}", show(&out));
+    assert!(
+        lines[0].contains("pre-push.before-git-dispatch") && lines[0].contains("fix that hook"),
+        "{}",
+        lines[0]
+    );
+    assert!(entries(&env.status_json()).is_empty(), "nothing recorded");
+    // Removing the broken hook lets the push through, with its dispatch.
+    fs::remove_file(
+        env.hooks_dir(&env.clone)
+            .join("pre-push.before-git-dispatch"),
+    )
+    .unwrap();
+    env.push_ok(&["origin", "main"]);
+    env.wait_dispatched(&fake, 1);
+}
