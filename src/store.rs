@@ -493,11 +493,8 @@ fn now_nanos() -> u128 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_round_trip_through_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
-        let mut entry = Entry::new(
+    fn sample_entry() -> Entry {
+        Entry::new(
             "site",
             "o/s",
             "origin",
@@ -506,7 +503,14 @@ mod tests {
             "b",
             "{}".into(),
             7,
-        );
+        )
+    }
+
+    #[test]
+    fn entries_round_trip_through_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut entry = sample_entry();
         entry.last_error = Some("boom".into());
         store.save(&entry).unwrap();
         assert_eq!(store.entries().unwrap(), vec![entry.clone()]);
@@ -519,16 +523,7 @@ mod tests {
     fn a_damaged_entry_is_set_aside_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let good = Entry::new(
-            "site",
-            "o/s",
-            "origin",
-            "refs/heads/main",
-            "a",
-            "b",
-            "{}".into(),
-            7,
-        );
+        let good = sample_entry();
         store.save(&good).unwrap();
         let bad = dir.path().join("dispatch/pending/zzz.json");
         fs::write(&bad, b"{not json").unwrap();

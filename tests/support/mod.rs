@@ -256,36 +256,28 @@ impl FakeGitHub {
     /// Poll until at least `n` dispatches were accepted; panic with what was
     /// received on timeout.
     pub fn wait_for_dispatches(&self, n: usize, timeout: Duration) -> Vec<Dispatch> {
-        let start = Instant::now();
-        loop {
-            let got = self.dispatches();
-            if got.len() >= n {
-                return got;
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "timed out after {timeout:?} waiting for {n} dispatch(es); {} accepted.\n\
-                     requests received:\n{}",
-                    got.len(),
-                    self.describe()
-                );
-            }
-            thread::sleep(POLL);
-        }
+        self.poll(timeout, &format!("{n} accepted dispatch(es)"), || {
+            Some(self.dispatches()).filter(|got| got.len() >= n)
+        })
     }
 
     /// Poll until at least `n` requests (of any kind) arrived.
     pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.poll(timeout, &format!("{n} request(s)"), || {
+            Some(self.requests()).filter(|got| got.len() >= n)
+        })
+    }
+
+    /// Poll `done` until it gives a value; on timeout, panic with every request received.
+    fn poll<T>(&self, timeout: Duration, what: &str, done: impl Fn() -> Option<T>) -> T {
         let start = Instant::now();
         loop {
-            let got = self.requests();
-            if got.len() >= n {
-                return got;
+            if let Some(value) = done() {
+                return value;
             }
             if start.elapsed() > timeout {
                 panic!(
-                    "timed out after {timeout:?} waiting for {n} request(s); got {}:\n{}",
-                    got.len(),
+                    "timed out after {timeout:?} waiting for {what}.\nrequests received:\n{}",
                     self.describe()
                 );
             }
