@@ -1,7 +1,9 @@
 //! Running other programs: without our token, with no terminal to prompt on, bounded in time.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -12,36 +14,47 @@ use crate::token::ENV_TOKEN;
 /// stderr captured, and `GIT_DISPATCH_TOKEN` removed: only the waiter inherits the token.
 /// `what` names the program in errors.
 pub fn output_within(command: &mut Command, timeout: Duration, what: &str) -> Result<Output> {
+    let deadline = Instant::now() + timeout;
     let mut child = command
         .env_remove(ENV_TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout also ends what it started in the background.
+        .process_group(0)
         .spawn()
         .with_context(|| format!("running {what}"))?;
+    let group = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: signals the process group this function created.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    };
     // Drain both pipes while waiting, so a chatty child cannot block on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    let (sender, receiver) = mpsc::channel();
+    let drain = |index: usize, pipe: Option<Box<dyn Read + Send>>| {
+        let sender = sender.clone();
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(pipe) = pipe {
                 let _ = pipe.take(1 << 20).read_to_end(&mut bytes);
             }
-            bytes
-        })
+            let _ = sender.send((index, bytes));
+        });
     };
-    let stdout = drain(
+    drain(
+        0,
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let stderr = drain(
+    drain(
+        1,
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let started = Instant::now();
     let status = loop {
         if let Some(status) = child
             .try_wait()
@@ -49,17 +62,32 @@ pub fn output_within(command: &mut Command, timeout: Duration, what: &str) -> Re
         {
             break status;
         }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
+        if Instant::now() > deadline {
+            kill_group();
             let _ = child.wait();
             bail!("{what} took over {}s", timeout.as_secs());
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // A background process it started may hold the pipes open: bounded too.
+    let mut outputs = [Vec::new(), Vec::new()];
+    for _ in 0..2 {
+        match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((index, bytes)) => outputs[index] = bytes,
+            Err(_) => {
+                kill_group();
+                bail!(
+                    "{what} took over {}s: something it started keeps its output open",
+                    timeout.as_secs()
+                );
+            }
+        }
+    }
+    let [stdout, stderr] = outputs;
     Ok(Output {
         status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
+        stdout,
+        stderr,
     })
 }
 
@@ -91,6 +119,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sleep took over 0s"), "{err}");
+    }
+
+    #[test]
+    fn a_background_grandchild_holding_the_pipe_is_bounded_too() {
+        let started = Instant::now();
+        let err = output_within(
+            Command::new("sh").args(["-c", "sleep 20 & echo token"]),
+            Duration::from_secs(1),
+            "sh",
+        )
+        .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(err.to_string().contains("keeps its output open"), "{err}");
     }
 
     #[test]

@@ -80,24 +80,27 @@ fn deliver_target(
     mode: Mode,
 ) -> Result<Vec<Outcome>> {
     let _lock = store.lock_target(target)?;
-    // Re-read under the lock: another process may have delivered or changed them.
-    let mut fresh = Vec::new();
-    for entry in candidates {
-        if let Some(e) = store.reload(&entry.id)? {
-            let wanted = match mode {
-                Mode::Due => e.state == State::Confirmed && e.next_attempt <= crate::store::now(),
-                Mode::All => matches!(e.state, State::Confirmed | State::Failed),
-            };
-            if wanted {
-                fresh.push(e);
-            }
-        }
-    }
+    // Re-read under the lock: another process may have delivered or changed them. Every
+    // undelivered push of the target counts for superseding, whatever its backoff, so an
+    // older push is never sent after a newer one.
+    let all: Vec<Entry> = store
+        .entries()?
+        .into_iter()
+        .filter(|e| e.target == target && matches!(e.state, State::Confirmed | State::Failed))
+        .collect();
+    let now = crate::store::now();
     let mut outcomes = Vec::new();
-    for entry in supersede(store, fresh)? {
-        let outcome = send_one(store, settings, entry);
-        settle(store, &outcome)?;
-        outcomes.push(outcome);
+    for entry in supersede(store, all)? {
+        let wanted = candidates.iter().any(|c| c.id == entry.id)
+            && match mode {
+                Mode::Due => entry.state == State::Confirmed && entry.next_attempt <= now,
+                Mode::All => true,
+            };
+        if wanted {
+            let outcome = send_one(store, settings, entry);
+            settle(store, &outcome)?;
+            outcomes.push(outcome);
+        }
     }
     Ok(outcomes)
 }
@@ -145,6 +148,17 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
     let (verdict, run_url) = match request(store, settings, &entry) {
         Ok((verdict, run_url)) => (verdict, run_url),
         Err(verdict) => (verdict, None),
+    };
+    // Reasons are kept and shown: no URL credentials in them.
+    let verdict = match verdict {
+        Verdict::Later { reason, after } => Verdict::Later {
+            reason: crate::redact::line(&reason),
+            after,
+        },
+        Verdict::Refused { reason } => Verdict::Refused {
+            reason: crate::redact::line(&reason),
+        },
+        delivered => delivered,
     };
     Outcome {
         entry,
@@ -231,10 +245,10 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
     let entry = &outcome.entry;
     match &outcome.verdict {
         Verdict::Delivered => {
-            // Record first, then forget: a crash in between can only send a duplicate,
-            // never lose the push.
-            store.record_delivery(delivery_of(outcome))?;
+            // Forget first: after GitHub's 204 nothing is left to lose, and a history that
+            // cannot be written must not make us send the push again.
             store.remove(&entry.id)?;
+            let _ = store.record_delivery(delivery_of(outcome));
             store.log(
                 "delivered",
                 Some(entry),
@@ -248,7 +262,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
             let backoff = FIRST_BACKOFF
                 .saturating_mul(1 << (e.attempts - 1).min(10))
                 .min(MAX_BACKOFF);
-            e.next_attempt = now + after.unwrap_or(backoff);
+            e.next_attempt = now.saturating_add(after.unwrap_or(backoff));
             e.last_error = Some(reason.clone());
             e.updated = now;
             store.save(&e)?;

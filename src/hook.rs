@@ -24,6 +24,8 @@ use crate::waiter;
 
 /// Skips git-dispatch once: `GIT_DISPATCH=0 git push`.
 pub const ENV_SKIP: &str = "GIT_DISPATCH";
+/// Set by the shim: the path git ran the hook by (`$0`).
+const ENV_HOOK: &str = "GIT_DISPATCH_HOOK";
 
 /// Git writes about 100 bytes per pushed ref; this is a mirror push of 600,000 refs.
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -38,25 +40,40 @@ pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    let repo = match Repo::discover() {
+    let repo = Repo::discover();
+    // The displaced hook runs even when we cannot read the repository ourselves.
+    let displaced = match std::env::var_os(ENV_HOOK) {
+        Some(hook) => {
+            let mut path = hook;
+            path.push(format!(".{}", install::DISPLACED_SUFFIX));
+            install::runnable(std::path::Path::new(&path)).then(|| path.into())
+        }
+        None => repo
+            .as_ref()
+            .ok()
+            .and_then(|r| install::displaced_hook(r).ok().flatten()),
+    };
+    if let Some(path) = displaced {
+        match run_displaced(&path, remote, url, &input) {
+            Ok(None) => {}
+            Ok(Some(code)) => return Ok(code),
+            // Git itself stops a push whose hook cannot run; so do we, for the hook we displaced.
+            Err(err) => {
+                say::line(&format!(
+                    "{err:#}; fix that hook or remove it ({})",
+                    path.display()
+                ));
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let repo = match repo {
         Ok(repo) => repo,
         Err(err) => {
             say::line(&format!("skipped: {err:#}"));
             return Ok(ExitCode::SUCCESS);
         }
     };
-    match run_displaced(&repo, remote, url, &input) {
-        Ok(None) => {}
-        Ok(Some(code)) => return Ok(code),
-        // Git itself stops a push whose hook cannot run; so do we, for the hook we displaced.
-        Err(err) => {
-            say::line(&format!(
-                "{err:#}; fix that hook or remove it ({})",
-                crate::install::DISPLACED
-            ));
-            return Ok(ExitCode::from(1));
-        }
-    }
     if std::env::var(ENV_SKIP).is_ok_and(|v| v == "0") {
         return Ok(ExitCode::SUCCESS);
     }
@@ -72,16 +89,29 @@ pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
 
 /// Runs the hook we displaced with the same arguments and stdin, without our token.
 /// `Some(code)` when it failed: the push stops and nothing is recorded.
-fn run_displaced(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result<Option<ExitCode>> {
-    let Some(path) = install::displaced_hook(repo)? else {
-        return Ok(None);
+fn run_displaced(
+    path: &std::path::Path,
+    remote: &str,
+    url: &str,
+    input: &[u8],
+) -> Result<Option<ExitCode>> {
+    let start = |program: &std::path::Path, script: Option<&std::path::Path>| {
+        let mut command = Command::new(program);
+        command
+            .args(script)
+            .args([remote, url])
+            .env_remove(ENV_TOKEN)
+            .stdin(Stdio::piped());
+        command.spawn()
     };
-    let mut child = Command::new(&path)
-        .args([remote, url])
-        .env_remove(ENV_TOKEN)
-        .stdin(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", path.display()))?;
+    let mut child = match start(path, None) {
+        // A script without `#!`: git runs it with sh, so do we.
+        Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
+            start(std::path::Path::new("sh"), Some(path))
+        }
+        other => other,
+    }
+    .with_context(|| format!("running {}", path.display()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that exits without reading its input closes the pipe: not an error.
         let _ = stdin.write_all(input);
@@ -156,7 +186,15 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     }
 
     if when == When::PrePush {
-        return Ok(send_now(&store, &config, &recorded));
+        let code = send_now(&store, &config, &recorded);
+        // Earlier pushes whose retry is due go out in the background, as in after-push mode.
+        if earlier
+            .iter()
+            .any(|e| e.state == State::Confirmed && e.next_attempt <= crate::store::now())
+        {
+            waiter::spawn(None)?;
+        }
+        return Ok(code);
     }
     for entry in &recorded {
         say::line(&format!(
@@ -271,16 +309,28 @@ fn event_of(config: &Config, entry: &Entry) -> String {
 /// `dispatch.when = pre-push`: send from the hook; under `strict`, a failure stops the push.
 fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
     let outcomes = delivery::deliver(store, &config.settings, recorded, Mode::All);
-    let mut failed = false;
+    let strict = config.settings.strict.value;
+    let failed: Vec<&delivery::Outcome> = outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Delivered)
+        .collect();
     for outcome in &outcomes {
-        failed |= outcome.verdict != Verdict::Delivered;
-        say::line(&delivery::describe(outcome, true));
+        // Under strict a failure stops the push, so nothing of it is kept to send later.
+        say::line(&delivery::describe(outcome, !strict));
     }
-    if failed && config.settings.strict.value {
-        say::line("push stopped by dispatch.strict; fix the dispatch, or push with GIT_DISPATCH=0");
-        return ExitCode::from(1);
+    if failed.is_empty() || !strict {
+        return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
+    for outcome in failed {
+        let _ = store.remove(&outcome.entry.id);
+        store.log(
+            "dropped",
+            Some(&outcome.entry),
+            "the push was stopped by dispatch.strict",
+        );
+    }
+    say::line("push stopped by dispatch.strict; fix the dispatch, or push with GIT_DISPATCH=0");
+    ExitCode::from(1)
 }
 
 /// One line on what failed since the last push, if anything did.

@@ -16,6 +16,8 @@ use crate::repo::Repo;
 pub const HOOK: &str = "pre-push";
 /// Where a foreign `pre-push` goes; the shim and the binary run it first.
 pub const DISPLACED: &str = "pre-push.before-git-dispatch";
+/// `DISPLACED` is the hook's own name with this suffix.
+pub const DISPLACED_SUFFIX: &str = "before-git-dispatch";
 /// The line that marks a file as ours.
 pub const FINGERPRINT: &str = "# installed by git-dispatch";
 
@@ -130,9 +132,12 @@ pub fn uninstall(repo: &Repo) -> Result<Vec<String>> {
 /// The displaced foreign hook, if there is one to run.
 pub fn displaced_hook(repo: &Repo) -> Result<Option<PathBuf>> {
     let path = repo.hooks_dir()?.join(DISPLACED);
-    let runnable =
-        fs::metadata(&path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    Ok(runnable.then_some(path))
+    Ok(runnable(&path).then_some(path))
+}
+
+/// Whether `path` is a file git would run as a hook (executable).
+pub fn runnable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -28,6 +28,16 @@ use anyhow::Result;
 
 use cli::{Cli, Command, HookCommand};
 
+/// `git-dispatch hook pre-push <remote> <url>`, what the installed hook runs.
+pub fn hook_pre_push(remote: &str, url: &str) -> Result<ExitCode> {
+    hook::pre_push(remote, url)
+}
+
+/// Prints one `git-dispatch:` line on stderr (see `say`).
+pub fn say_line(message: &str) {
+    say::line(message);
+}
+
 /// Runs one command; `Err` is a usage or internal error (exit 2).
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let code = match cli.command {

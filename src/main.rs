@@ -3,37 +3,51 @@
 //! This file only parses the command line and turns the outcome into an exit code;
 //! everything else lives in the library (`src/lib.rs`).
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use git_dispatch::cli::{Cli, Command};
+use git_dispatch::cli::Cli;
 use git_dispatch::exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // A bug must not block a push: inside the hook, a panic ends with exit 0 (the release
-    // profile aborts on panic, but this hook runs first). Only the location is printed,
-    // never the panic's message, which could quote data.
-    let in_hook = matches!(cli.command, Command::Hook(_));
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Git's call of the hook is taken by hand: a remote named `-x` or a URL that is not
+    // UTF-8 must not turn into clap's usage text and exit 2, which would fail the push.
+    let in_hook = args.get(1).is_some_and(|a| a == "hook");
+    set_panic_hook(in_hook);
+    if in_hook && args.get(2).is_some_and(|a| a == "pre-push") {
+        let arg = |i: usize| {
+            args.get(i)
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        return finish(git_dispatch::hook_pre_push(&arg(3), &arg(4)));
+    }
+    finish(git_dispatch::run(Cli::parse()))
+}
+
+/// A bug must not block a push: inside the hook, a panic ends with exit 0 (the release
+/// profile aborts on panic, but this hook runs first). Only the location is printed,
+/// never the panic's message, which could quote data.
+fn set_panic_hook(in_hook: bool) {
     std::panic::set_hook(Box::new(move |info| {
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         let push = if in_hook { " (the push goes on)" } else { "" };
-        eprintln!("git-dispatch: internal error{place}; please report it{push}");
+        git_dispatch::say_line(&format!("internal error{place}; please report it{push}"));
         std::process::exit(if in_hook { 0 } else { exit::Code::Error as i32 });
     }));
-    match git_dispatch::run(cli) {
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
+        Err(err) if exit::is_broken_pipe(&err) => exit::Code::Ok.into(),
         Err(err) => {
-            if exit::is_broken_pipe(&err) {
-                return exit::Code::Ok.into();
-            }
-            eprintln!(
-                "git-dispatch: error: {}",
-                git_dispatch::redact::line(&format!("{err:#}"))
-            );
+            git_dispatch::say_line(&format!("error: {err:#}"));
             exit::Code::Error.into()
         }
     }

@@ -150,6 +150,17 @@ impl Repo {
         Ok(None)
     }
 
+    /// Whether commit `ancestor` is reachable from `descendant` (within `MAX_WALK` commits).
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        let (Ok(a), Ok(d)) = (
+            gix::ObjectId::from_hex(ancestor.as_bytes()),
+            gix::ObjectId::from_hex(descendant.as_bytes()),
+        ) else {
+            return Ok(false);
+        };
+        Ok(self.ancestors(d)?.contains(&a))
+    }
+
     /// `start` and its ancestors, up to `MAX_WALK` commits.
     fn ancestors(&self, start: gix::ObjectId) -> Result<std::collections::HashSet<gix::ObjectId>> {
         let mut seen = std::collections::HashSet::from([start]);

@@ -3,7 +3,9 @@
 /// Prints `git-dispatch: <message>` on stderr (git shows hook stderr to the user), as one
 /// line, with any URL credentials removed.
 pub fn line(message: &str) {
-    eprintln!("{}", format_line(message));
+    use std::io::Write;
+    // A closed stderr must not abort the hook (eprintln! panics on EPIPE).
+    let _ = writeln!(std::io::stderr(), "{}", format_line(message));
 }
 
 /// The text `line` prints.

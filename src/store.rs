@@ -190,7 +190,7 @@ impl Entry {
 
     /// The first 7 characters of the pushed sha.
     pub fn short_sha(&self) -> &str {
-        &self.sha[..self.sha.len().min(7)]
+        self.sha.get(..7).unwrap_or(&self.sha)
     }
 
     /// The branch name of the remote ref.
@@ -296,7 +296,15 @@ impl Store {
             Ok(t) => t,
             // Delivered and removed by another process since we listed the directory.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+            // One unreadable file (a directory, no permission) must not stop every dispatch.
+            Err(err) => {
+                self.log(
+                    "unreadable",
+                    None,
+                    &format!("{}: {err}; left as it is", path.display()),
+                );
+                return Ok(None);
+            }
         };
         let entry = serde_json::from_slice::<Value>(&text)
             .ok()

@@ -55,6 +55,9 @@ pub fn spawn(pid: Option<u32>) -> Result<()> {
                         libc::close(null);
                     }
                 }
+                // Nothing of git's stays open in the waiter (pipes to receive-pack, say):
+                // whoever waits for their end must not wait for us.
+                close_from(3);
             }
             if let Err(err) = run(pid) {
                 if let Ok(repo) = Repo::discover() {
@@ -69,10 +72,38 @@ pub fn spawn(pid: Option<u32>) -> Result<()> {
     }
 }
 
+/// Closes every descriptor from `first` on.
+fn close_from(first: libc::c_int) {
+    // SAFETY: closing descriptors this process owns; nothing here uses them afterwards
+    // (the store and the repository are opened anew by `run`).
+    unsafe {
+        #[cfg(target_os = "linux")]
+        if libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        ) == 0
+        {
+            return;
+        }
+        let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
+            n if n > 0 => n.min(65536) as libc::c_int,
+            _ => 1024,
+        };
+        for fd in first..max {
+            libc::close(fd);
+        }
+    }
+}
+
 /// The waiter's body: wait for the push, confirm what landed, deliver what is due.
 pub fn run(pid: Option<u32>) -> Result<()> {
     if let Some(pid) = pid {
-        wait_for_exit(pid, PUSH_BOUND);
+        // Still running after the bound: its entries wait for a later run.
+        if !wait_for_exit(pid, PUSH_BOUND) {
+            return Ok(());
+        }
     }
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
@@ -138,6 +169,7 @@ pub fn confirm_pending(repo: &Repo, store: &Store, exited: Option<u32>) -> Resul
                 );
             }
             Landed::Unknown(why) => {
+                let why = crate::redact::line(&why);
                 entry.last_error = Some(format!("cannot tell yet whether the push landed: {why}"));
                 entry.updated = crate::store::now();
                 store.save(&entry)?;
@@ -170,6 +202,13 @@ fn landed(repo: &Repo, entry: &Entry) -> Landed {
     if let Some(tracking) = repo.tracking_ref_name(&entry.remote, &entry.remote_ref) {
         match repo.ref_sha(&tracking) {
             Ok(Some(sha)) if sha == entry.sha => return Landed::Yes,
+            // Fetched or pushed again since: the push landed if the ref moved on from it. A
+            // ref still at `before` means it did not (a --dry-run force push back, say).
+            Ok(Some(sha))
+                if sha != entry.before && repo.is_ancestor(&entry.sha, &sha).unwrap_or(false) =>
+            {
+                return Landed::Yes
+            }
             Ok(Some(sha)) => {
                 return Landed::No(format!(
                     "{tracking} holds {}, not {} (rejected, --dry-run, or failed)",
@@ -240,25 +279,31 @@ fn is_zombie(_pid: u32) -> bool {
 }
 
 /// Blocks until `pid` exits or `bound` passes, without spinning where the OS can tell us.
-fn wait_for_exit(pid: u32, bound: Duration) {
-    if wait_native(pid, bound) {
-        return;
+/// Whether it exited (`false`: the bound passed first).
+fn wait_for_exit(pid: u32, bound: Duration) -> bool {
+    if let Some(exited) = wait_native(pid, bound) {
+        return exited;
     }
     let started = Instant::now();
-    while process_alive(pid) && started.elapsed() < bound {
+    while process_alive(pid) {
+        if started.elapsed() >= bound {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+    true
 }
 
 /// pidfd: a file descriptor that becomes readable when the process exits.
 #[cfg(target_os = "linux")]
-fn wait_native(pid: u32, bound: Duration) -> bool {
+fn wait_native(pid: u32, bound: Duration) -> Option<bool> {
     // SAFETY: plain syscalls on a descriptor we own and close.
     unsafe {
         let fd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) as libc::c_int;
         if fd < 0 {
             // ESRCH: already gone. Anything else (old kernel): fall back to polling.
-            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            let gone = std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            return gone.then_some(true);
         }
         let mut pfd = libc::pollfd {
             fd,
@@ -268,18 +313,22 @@ fn wait_native(pid: u32, bound: Duration) -> bool {
         let ms = bound.as_millis().min(i32::MAX as u128) as libc::c_int;
         let rc = libc::poll(&mut pfd, 1, ms);
         libc::close(fd);
-        rc >= 0
+        match rc {
+            0 => Some(false),
+            r if r > 0 => Some(true),
+            _ => None,
+        }
     }
 }
 
 /// kqueue's EVFILT_PROC reports the exit of any process we may signal.
 #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-fn wait_native(pid: u32, bound: Duration) -> bool {
+fn wait_native(pid: u32, bound: Duration) -> Option<bool> {
     // SAFETY: plain syscalls on a descriptor we own and close.
     unsafe {
         let kq = libc::kqueue();
         if kq < 0 {
-            return false;
+            return None;
         }
         let mut change: libc::kevent = std::mem::zeroed();
         change.ident = pid as libc::uintptr_t;
@@ -294,11 +343,16 @@ fn wait_native(pid: u32, bound: Duration) -> bool {
         let rc = libc::kevent(kq, &change, 1, &mut event, 1, &timeout);
         let gone = rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         libc::close(kq);
-        rc >= 0 || gone
+        match rc {
+            _ if gone => Some(true),
+            0 => Some(false),
+            r if r > 0 => Some(true),
+            _ => None,
+        }
     }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
-fn wait_native(_pid: u32, _bound: Duration) -> bool {
-    false
+fn wait_native(_pid: u32, _bound: Duration) -> Option<bool> {
+    None
 }

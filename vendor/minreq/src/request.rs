@@ -340,41 +340,9 @@ impl ParsedRequest {
             url.path_and_query.push_str(&config.params);
         }
 
-        #[cfg(feature = "proxy")]
-        // Set default proxy from environment variables
-        //
-        // Curl documentation: https://everything.curl.dev/usingcurl/proxies/env
-        //
-        // Accepted variables are `http_proxy`, `https_proxy`, `HTTPS_PROXY`, `ALL_PROXY`
-        //
-        // Note: https://everything.curl.dev/usingcurl/proxies/env#http_proxy-in-lower-case-only
-        if config.proxy.is_none() {
-            // Set HTTP proxies if request's protocol is HTTPS and they're given
-            if url.https {
-                if let Ok(proxy) =
-                    std::env::var("https_proxy").map_err(|_| std::env::var("HTTPS_PROXY"))
-                {
-                    if let Ok(proxy) = Proxy::new(proxy) {
-                        config.proxy = Some(proxy);
-                    }
-                }
-            }
-            // Set HTTP proxies if request's protocol is HTTP and they're given
-            else if let Ok(proxy) = std::env::var("http_proxy") {
-                if let Ok(proxy) = Proxy::new(proxy) {
-                    config.proxy = Some(proxy);
-                }
-            }
-            // Set any given proxies if neither of HTTP/HTTPS were given
-            else if let Ok(proxy) =
-                std::env::var("all_proxy").map_err(|_| std::env::var("ALL_PROXY"))
-            {
-                if let Ok(proxy) = Proxy::new(proxy) {
-                    config.proxy = Some(proxy);
-                }
-            }
-        }
-
+        // git-dispatch: no proxy from the environment here. The caller decides
+        // (`with_proxy`), honouring NO_PROXY and never sending a token through
+        // `http_proxy` in the clear.
         Ok(ParsedRequest {
             url,
             redirects: Vec::new(),
