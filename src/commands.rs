@@ -95,6 +95,8 @@ pub fn add(args: &AddArgs) -> Result<Code> {
         }
     }
     let file = config_file(&repo, args.shared)?;
+    // Our own edit keeps a trusted file trusted; it never vouches for someone else's.
+    let was_trusted = config::shared_is_trusted(&repo)?;
     let existing = Config::load(&repo)?;
     if existing.target(&name).is_some() || has_section(&file, &name)? {
         bail!("a target named {name:?} exists already; choose another with --name, or `git dispatch remove {name}` first");
@@ -116,6 +118,9 @@ pub fn add(args: &AddArgs) -> Result<Code> {
     for pattern in &args.paths {
         git_config(&file, &["--add", &key("paths"), pattern])?;
     }
+    if args.shared && was_trusted {
+        trust_shared(&repo)?;
+    }
     say::line(&format!(
         "added target {name} -> {} in {}",
         args.repository,
@@ -127,6 +132,7 @@ pub fn add(args: &AddArgs) -> Result<Code> {
 /// `remove <name>`.
 pub fn remove(name: &str) -> Result<Code> {
     let repo = Repo::discover()?;
+    let was_trusted = config::shared_is_trusted(&repo)?;
     let mut removed = false;
     for shared in [false, true] {
         let Ok(file) = config_file(&repo, shared) else {
@@ -135,7 +141,7 @@ pub fn remove(name: &str) -> Result<Code> {
         if file.exists() && has_section(&file, name)? {
             git_config(&file, &["--remove-section", &format!("dispatch.{name}")])?;
             say::line(&format!("removed target {name} from {}", file.display()));
-            if shared {
+            if shared && was_trusted {
                 trust_shared(&repo)?;
             }
             removed = true;

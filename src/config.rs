@@ -182,19 +182,7 @@ impl Config {
 
         let mut raw: Vec<RawTarget> = Vec::new();
         if let Some((path, id)) = shared_file(repo)? {
-            let trusted = file
-                .sections_by_name("dispatch")
-                .into_iter()
-                .flatten()
-                .filter(|s| s.header().subsection_name().is_none())
-                .filter(|s| matches!(s.meta().source, Source::Local | Source::Worktree))
-                .filter_map(|s| {
-                    s.body()
-                        .values("trusted")
-                        .last()
-                        .map(|v| v.to_str_lossy().into_owned())
-                })
-                .last();
+            let trusted = trusted_id(file);
             if trusted.as_deref() == Some(id.as_str()) {
                 read_shared(&path, &mut raw, &mut warnings);
             } else {
@@ -235,6 +223,30 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
+}
+
+/// `dispatch.trusted` from the clone's own config only (a global value must not vouch).
+fn trusted_id(file: &gix::config::File) -> Option<String> {
+    file.sections_by_name("dispatch")
+        .into_iter()
+        .flatten()
+        .filter(|s| s.header().subsection_name().is_none())
+        .filter(|s| matches!(s.meta().source, Source::Local | Source::Worktree))
+        .filter_map(|s| {
+            s.body()
+                .values("trusted")
+                .last()
+                .map(|v| v.to_str_lossy().into_owned())
+        })
+        .last()
+}
+
+/// Whether the `.gitdispatch` as it is now is trusted (no file: nothing to distrust).
+pub fn shared_is_trusted(repo: &Repo) -> Result<bool> {
+    Ok(match shared_file(repo)? {
+        Some((_, id)) => trusted_id(repo.config().plumbing()).as_deref() == Some(id.as_str()),
+        None => true,
+    })
 }
 
 /// The committed `.gitdispatch`, if there is one, with the blob id of its content.

@@ -191,3 +191,37 @@ fn a_push_stopped_by_strict_leaves_nothing_to_send_later() {
     env.dispatch(&["retry"]);
     assert!(fake.dispatches().is_empty(), "{}", fake.describe());
 }
+
+#[test]
+fn add_shared_keeps_its_own_file_trusted_but_never_vouches_for_a_foreign_change() {
+    let (fake, env) = installed();
+    env.dispatch_ok(&["add", "owner/docs", "--shared"]);
+    let list = stdout(&env.dispatch(&["list"]));
+    assert!(
+        list.contains("target docs -> owner/docs"),
+        "our own shared target is used\n{list}"
+    );
+
+    // Someone else's change arrives in .gitdispatch; our next edit must not trust it.
+    let shared = env.clone.join(".gitdispatch");
+    let mut text = fs::read_to_string(&shared).unwrap();
+    text.push_str("[dispatch \"evil\"]\n\trepository = attacker/x\n");
+    fs::write(&shared, text).unwrap();
+    env.dispatch_ok(&["remove", "docs"]);
+    let out = env.dispatch(&["list"]);
+    assert!(!stdout(&out).contains("attacker/x"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("git dispatch trust"),
+        "{}",
+        show(&out)
+    );
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_dispatched(&fake, 1);
+    let repos: Vec<String> = fake
+        .dispatches()
+        .into_iter()
+        .map(|d| d.repository)
+        .collect();
+    assert_eq!(repos, ["owner/site"]);
+}
