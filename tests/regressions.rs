@@ -4,35 +4,10 @@
 mod support;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use support::*;
-
-/// A listener on 127.0.0.1 that records what it is sent and hangs up.
-fn recording_listener() -> (u16, Arc<Mutex<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(String::new()));
-    let record = seen.clone();
-    thread::spawn(move || {
-        while let Ok((mut stream, _)) = listener.accept() {
-            stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
-            let mut buf = [0u8; 4096];
-            if let Ok(n) = stream.read(&mut buf) {
-                record
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
-        }
-    });
-    (port, seen)
-}
 
 #[test]
 fn http_proxy_never_receives_a_loopback_request_with_the_token() {

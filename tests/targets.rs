@@ -4,11 +4,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::thread;
-use std::time::Duration;
-
 use support::*;
 
 const SEED_WORKFLOW: &str = "\
@@ -215,23 +210,7 @@ fn a_token_per_owner_goes_only_to_that_owners_repositories() {
 fn https_proxy_is_used_and_never_sees_the_token() {
     // A "proxy" that records what it is asked and then hangs up: the token travels inside
     // the TLS tunnel, never in the CONNECT request.
-    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = proxy.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let record = seen.clone();
-    thread::spawn(move || {
-        if let Ok((mut stream, _)) = proxy.accept() {
-            stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut buf = [0u8; 4096];
-            if let Ok(n) = stream.read(&mut buf) {
-                record
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
-        }
-    });
+    let (port, seen) = recording_listener();
     let mut env = TestEnv::new();
     env.set_token(Some(TOKEN));
     env.set_api_url(Some("https://api.example.test"));

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -686,6 +686,30 @@ pub fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A listener on 127.0.0.1 (a stand-in proxy) that records what it is sent, answers 502
+/// and hangs up: (its port, everything received).
+pub fn recording_listener() -> (u16, Arc<Mutex<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().expect("local address").port();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let record = Arc::clone(&seen);
+    thread::spawn(move || {
+        while let Ok((mut stream, _)) = listener.accept() {
+            stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = stream.read(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                record
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&text);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (port, seen)
 }
 
 /// A URL on 127.0.0.1 where nothing listens (the network is down).
