@@ -109,9 +109,6 @@ pub enum Command {
     /// Accept the current .gitdispatch: its targets are used while it stays as it is now.
     #[command(after_help = "Example:\n  git diff HEAD@{1} -- .gitdispatch && git dispatch trust")]
     Trust,
-    /// What the git hook calls; not for direct use.
-    #[command(subcommand, hide = true)]
-    Hook(HookCommand),
 }
 
 /// Arguments of `add`.
@@ -142,24 +139,6 @@ pub struct AddArgs {
     /// Write to the committed .gitdispatch instead of .git/config.
     #[arg(long)]
     pub shared: bool,
-}
-
-/// The hook entry points.
-#[derive(Debug, Subcommand)]
-pub enum HookCommand {
-    /// Run as git's pre-push hook: `git-dispatch hook pre-push <remote> <url>`.
-    PrePush {
-        /// The remote's name, or its URL when the push named no remote.
-        remote: String,
-        /// The remote's URL.
-        url: String,
-    },
-    /// The detached waiter: waits for `git push` to exit, confirms, delivers.
-    Wait {
-        /// The `git push` process to wait for.
-        #[arg(long)]
-        pid: Option<u32>,
-    },
 }
 
 #[cfg(test)]

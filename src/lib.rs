@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use cli::{Cli, Command, HookCommand};
+use cli::{Cli, Command};
 
 /// `git-dispatch hook pre-push <remote> <url>`, what the installed hook runs.
 pub fn hook_pre_push(remote: &str, url: &str) -> Result<ExitCode> {
@@ -41,13 +41,6 @@ pub fn say_line(message: &str) {
 /// Runs one command; `Err` is a usage or internal error (exit 2).
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let code = match cli.command {
-        Command::Hook(HookCommand::PrePush { remote, url }) => {
-            return hook::pre_push(&remote, &url)
-        }
-        Command::Hook(HookCommand::Wait { pid }) => {
-            waiter::run(pid)?;
-            exit::Code::Ok
-        }
         Command::Install { force } => commands::install(force)?,
         Command::Uninstall => commands::uninstall()?,
         Command::Add(args) => commands::add(&args)?,

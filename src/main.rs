@@ -12,11 +12,13 @@ use git_dispatch::exit;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    // Git's call of the hook is taken by hand: a remote named `-x` or a URL that is not
-    // UTF-8 must not turn into clap's usage text and exit 2, which would fail the push.
-    let in_hook = args.get(1).is_some_and(|a| a == "hook");
+    // `git-dispatch hook pre-push <remote> <url>`, what the installed hook runs, is taken by
+    // hand, not by clap: a remote named `-x` or a URL that is not UTF-8 must not turn into
+    // clap's usage text and exit 2, which would fail the push.
+    let in_hook =
+        args.get(1).is_some_and(|a| a == "hook") && args.get(2).is_some_and(|a| a == "pre-push");
     set_panic_hook(in_hook);
-    if in_hook && args.get(2).is_some_and(|a| a == "pre-push") {
+    if in_hook {
         let arg = |i: usize| {
             args.get(i)
                 .map(|a| a.to_string_lossy().into_owned())

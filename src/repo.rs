@@ -131,12 +131,40 @@ impl Repo {
         let (Some(theirs), Ok(ours)) = (theirs, gix::ObjectId::from_hex(new.as_bytes())) else {
             return Ok(None);
         };
-        let known = self.ancestors(theirs)?;
-        let mut queue = std::collections::VecDeque::from([ours]);
-        let mut seen = std::collections::HashSet::from([ours]);
+        // Everything the remote's branch reaches, then our nearest commit among it.
+        let mut known = std::collections::HashSet::new();
+        self.find_ancestor(theirs, |id| {
+            known.insert(*id);
+            false
+        })?;
+        Ok(self
+            .find_ancestor(ours, |id| known.contains(id))?
+            .map(|id| id.to_string()))
+    }
+
+    /// Whether commit `ancestor` is reachable from `descendant` (within `MAX_WALK` commits).
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        let (Ok(a), Ok(d)) = (
+            gix::ObjectId::from_hex(ancestor.as_bytes()),
+            gix::ObjectId::from_hex(descendant.as_bytes()),
+        ) else {
+            return Ok(false);
+        };
+        Ok(self.find_ancestor(d, |id| *id == a)?.is_some())
+    }
+
+    /// Walks `start` and its ancestors nearest first, at most `MAX_WALK` commits, and
+    /// returns the first for which `found` holds.
+    fn find_ancestor(
+        &self,
+        start: gix::ObjectId,
+        mut found: impl FnMut(&gix::ObjectId) -> bool,
+    ) -> Result<Option<gix::ObjectId>> {
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut seen = std::collections::HashSet::from([start]);
         while let Some(id) = queue.pop_front() {
-            if known.contains(&id) {
-                return Ok(Some(id.to_string()));
+            if found(&id) {
+                return Ok(Some(id));
             }
             if seen.len() > MAX_WALK {
                 break;
@@ -148,34 +176,6 @@ impl Repo {
             }
         }
         Ok(None)
-    }
-
-    /// Whether commit `ancestor` is reachable from `descendant` (within `MAX_WALK` commits).
-    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
-        let (Ok(a), Ok(d)) = (
-            gix::ObjectId::from_hex(ancestor.as_bytes()),
-            gix::ObjectId::from_hex(descendant.as_bytes()),
-        ) else {
-            return Ok(false);
-        };
-        Ok(self.ancestors(d)?.contains(&a))
-    }
-
-    /// `start` and its ancestors, up to `MAX_WALK` commits.
-    fn ancestors(&self, start: gix::ObjectId) -> Result<std::collections::HashSet<gix::ObjectId>> {
-        let mut seen = std::collections::HashSet::from([start]);
-        let mut queue = vec![start];
-        while let Some(id) = queue.pop() {
-            if seen.len() > MAX_WALK {
-                break;
-            }
-            for parent in self.parents(id)? {
-                if seen.insert(parent) {
-                    queue.push(parent);
-                }
-            }
-        }
-        Ok(seen)
     }
 
     /// The parents of commit `id` (none if we do not have it).

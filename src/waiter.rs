@@ -98,7 +98,7 @@ fn close_from(first: libc::c_int) {
 }
 
 /// The waiter's body: wait for the push, confirm what landed, deliver what is due.
-pub fn run(pid: Option<u32>) -> Result<()> {
+fn run(pid: Option<u32>) -> Result<()> {
     if let Some(pid) = pid {
         // Still running after the bound: its entries wait for a later run.
         if !wait_for_exit(pid, PUSH_BOUND) {
