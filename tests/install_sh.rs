@@ -297,10 +297,7 @@ fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
         "first run",
     );
     // Without a terminal nothing is asked, so nothing is added.
-    let targets = s
-        .env
-        .git(&clone, &["config", "--get-regexp", r"^dispatch\."]);
-    assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
+    assert_no_target(&s.env, &clone);
 
     let before = (hook.clone(), s.installed_files());
     let second = s.run_ok(&[&clone]);
@@ -678,10 +675,7 @@ fn guided_setup_with_a_bad_repository_says_how_to_finish() {
         "{context}"
     );
     assert!(!shown.contains(TOKEN_PROMPT), "no token asked\n{context}");
-    let targets = s
-        .env
-        .git(&s.env.clone, &["config", "--get-regexp", r"^dispatch\."]);
-    assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
+    assert_no_target(&s.env, &s.env.clone);
 }
 
 #[test]
@@ -698,10 +692,7 @@ fn guided_setup_with_an_empty_answer_prints_the_commands() {
         "{context}"
     );
     assert!(!shown.contains(TOKEN_PROMPT), "no token asked\n{context}");
-    let targets = s
-        .env
-        .git(&s.env.clone, &["config", "--get-regexp", r"^dispatch\."]);
-    assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
+    assert_no_target(&s.env, &s.env.clone);
 }
 
 // ---------------------------------------------------------------------------
@@ -1298,4 +1289,10 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
     if !checked {
         eprintln!("skipped the render check: neither mandoc nor groff is installed");
     }
+}
+
+/// `clone` has no `dispatch.*` setting at all (git config exits 1: nothing matched).
+fn assert_no_target(env: &TestEnv, clone: &Path) {
+    let targets = env.git(clone, &["config", "--get-regexp", r"^dispatch\."]);
+    assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
 }

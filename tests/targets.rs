@@ -29,17 +29,20 @@ on:
 jobs: {}
 ";
 
-#[test]
-fn workflow_target_runs_the_workflow_on_the_default_branch_with_inputs() {
+/// A clone whose target `site` runs build.yml (declaring the input `site`) with `payload`.
+fn workflow_target(payload: &str) -> (FakeGitHub, TestEnv) {
     let fake = FakeGitHub::start();
     fake.add_workflow("owner/site", "build.yml", BUILD_WORKFLOW, Some(&["site"]));
     let env = TestEnv::with_fake(&fake);
     env.install();
     env.dispatch_ok(&["add", "owner/site", "--workflow", "build.yml"]);
-    env.git_ok(
-        &env.clone,
-        &["config", "dispatch.site.payload", r#"{"site":"blog"}"#],
-    );
+    env.git_ok(&env.clone, &["config", "dispatch.site.payload", payload]);
+    (fake, env)
+}
+
+#[test]
+fn workflow_target_runs_the_workflow_on_the_default_branch_with_inputs() {
+    let (fake, env) = workflow_target(r#"{"site":"blog"}"#);
 
     let sha = env.commit(&env.clone, "post.md", "post\n", "post");
     let out = env.push_ok(&["origin", "main"]);
@@ -88,15 +91,7 @@ fn workflow_target_runs_the_workflow_on_the_default_branch_with_inputs() {
 
 #[test]
 fn workflow_inputs_it_does_not_declare_fail_with_githubs_message() {
-    let fake = FakeGitHub::start();
-    fake.add_workflow("owner/site", "build.yml", BUILD_WORKFLOW, Some(&["site"]));
-    let env = TestEnv::with_fake(&fake);
-    env.install();
-    env.dispatch_ok(&["add", "owner/site", "--workflow", "build.yml"]);
-    env.git_ok(
-        &env.clone,
-        &["config", "dispatch.site.payload", r#"{"theme":"dark"}"#],
-    );
+    let (_fake, env) = workflow_target(r#"{"theme":"dark"}"#);
     env.commit(&env.clone, "post.md", "post\n", "post");
     env.push_ok(&["origin", "main"]);
     let status = env.wait_for_error("failed", TIMEOUT);

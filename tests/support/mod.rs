@@ -187,12 +187,7 @@ impl FakeGitHub {
             .into_iter()
             .filter(|r| r.method == "POST" && (r.status == 200 || r.status == 204))
             .filter_map(|r| {
-                let path = r
-                    .path
-                    .strip_prefix("/api/v3")
-                    .unwrap_or(&r.path)
-                    .to_string();
-                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let parts = api_parts(&r.path);
                 match parts.as_slice() {
                     ["repos", owner, repo, "actions", "workflows", file, "dispatches"] => Some((
                         format!("{owner}/{repo}"),
@@ -235,12 +230,7 @@ impl FakeGitHub {
             .into_iter()
             .filter(|r| r.method == "POST" && r.status == 204)
             .filter_map(|r| {
-                let path = r
-                    .path
-                    .strip_prefix("/api/v3")
-                    .unwrap_or(&r.path)
-                    .to_string();
-                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let parts = api_parts(&r.path);
                 match parts.as_slice() {
                     ["repos", owner, repo, "dispatches"] => Some(Dispatch {
                         repository: format!("{owner}/{repo}"),
@@ -382,6 +372,12 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
     }
 }
 
+/// The segments of an API path, without GitHub Enterprise Server's `/api/v3` prefix.
+fn api_parts(path: &str) -> Vec<&str> {
+    let path = path.strip_prefix("/api/v3").unwrap_or(path);
+    path.trim_start_matches('/').split('/').collect()
+}
+
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -451,8 +447,7 @@ fn route(
             message("Unsupported 'Accept' header (want application/vnd.github+json)"),
         );
     }
-    let path = path.strip_prefix("/api/v3").unwrap_or(path);
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let parts = api_parts(path);
     match (method, parts.as_slice()) {
         ("GET", ["user"]) => (200, json!({"login": "writer"}).to_string()),
         ("GET", ["repos", owner, repo, "contents", ".github", "workflows"]) => {
