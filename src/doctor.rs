@@ -5,7 +5,7 @@
 //! target's config is valid; a token is found; the token can see the target; and a workflow
 //! on the target's default branch will actually run for the dispatch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use serde_json::Value;
@@ -67,26 +67,38 @@ pub fn run() -> Result<Code> {
 
 fn check_hook(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
     let hook = repo.hooks_dir()?.join(install::HOOK);
-    match std::fs::read(&hook) {
-        Ok(text) if text == install::hook_text(exe).as_bytes() => {
+    match install::installed(&hook)? {
+        install::Installed::Link(target) if target == exe => report.ok(format!(
+            "hook installed and current: {} (a link to this binary)",
+            hook.display()
+        )),
+        install::Installed::Link(target) if !install::runnable(&target) => report.fail(format!(
+            "hook {} links to {}, which is gone, so git skips it and no push sends a dispatch; \
+             run `git dispatch install`",
+            hook.display(),
+            target.display()
+        )),
+        install::Installed::Shim(text) if text == install::hook_text(exe).as_bytes() => {
             report.ok(format!("hook installed and current: {}", hook.display()))
         }
-        Ok(text) if install::is_ours(&text) => report.fail(format!(
+        install::Installed::Link(_) | install::Installed::Shim(_) => report.fail(format!(
             "hook {} is from another version or binary; run `git dispatch install`",
             hook.display()
         )),
-        Ok(_) => report.fail(format!(
+        install::Installed::Foreign => report.fail(format!(
             "{} is not git-dispatch's; run `git dispatch install` (it keeps that hook and runs it first)",
             hook.display()
         )),
-        Err(_) => report.fail(format!("no hook at {}; run `git dispatch install`", hook.display())),
+        install::Installed::Nothing => {
+            report.fail(format!("no hook at {}; run `git dispatch install`", hook.display()))
+        }
     }
     Ok(())
 }
 
-/// The binary the hook would run, found as the shim finds it.
+/// The binary the hook would run, found as the hook finds it.
 fn check_binary(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
-    let found = hook_binary(repo)?;
+    let found = install::hook_binary(repo)?;
     match found.as_ref().and_then(|p| std::fs::canonicalize(p).ok()) {
         Some(path) if path == exe => report.ok(format!("the hook runs this binary: {}", exe.display())),
         Some(path) => report.fail(format!(
@@ -97,35 +109,6 @@ fn check_binary(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
         None => report.fail("the hook finds no git-dispatch binary; run ./install.sh or set GIT_DISPATCH_BIN"),
     }
     Ok(())
-}
-
-fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
-    let runnable = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if let Some(bin) = std::env::var_os("GIT_DISPATCH_BIN").map(PathBuf::from) {
-        if runnable(&bin) {
-            return Ok(Some(bin));
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(found) = std::env::split_paths(&path)
-            .map(|d| d.join("git-dispatch"))
-            .find(|p| runnable(p))
-        {
-            return Ok(Some(found));
-        }
-    }
-    // The absolute path written into the hook at install time.
-    let hook = std::fs::read_to_string(repo.hooks_dir()?.join(install::HOOK)).unwrap_or_default();
-    let written = hook.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("if [ -x '")?
-            .split_once("' ]")
-            .map(|(p, _)| PathBuf::from(p))
-    });
-    Ok(written.filter(|p| runnable(p)))
 }
 
 /// git-lfs owns `pre-push` in clones with LFS files; after our install it must still run.

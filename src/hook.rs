@@ -5,6 +5,7 @@
 //! pending dispatches, start the waiter, and say what failed since the last push.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result};
@@ -30,9 +31,15 @@ const ENV_HOOK: &str = "GIT_DISPATCH_HOOK";
 /// Git writes about 100 bytes per pushed ref; this is a mirror push of 600,000 refs.
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
 
-/// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin. Never an
-/// error: only the displaced hook's failure (or `strict`) stops the push.
-pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
+/// Runs the hook for a push to `remote` (`url`), with git's ref lines on stdin; `invoked_as`
+/// is the link git ran, if it ran us through one. Never an error: only the displaced hook's
+/// failure (or `strict`) stops the push.
+pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<ExitCode> {
+    if let Some(link) = invoked_as {
+        if let Some(err) = hand_over(link, remote, url) {
+            say::line(&format!("{err:#}; running this binary instead"));
+        }
+    }
     let mut input = Vec::new();
     if let Err(err) = std::io::stdin().take(MAX_INPUT).read_to_end(&mut input) {
         say::line(&format!(
@@ -42,11 +49,14 @@ pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
     }
     let repo = Repo::discover();
     // The displaced hook runs even when we cannot read the repository ourselves.
-    let displaced = match std::env::var_os(ENV_HOOK) {
+    let hook = invoked_as
+        .map(|p| p.as_os_str().to_owned())
+        .or_else(|| std::env::var_os(ENV_HOOK));
+    let displaced = match hook {
         Some(hook) => {
             let mut path = hook;
             path.push(format!(".{}", install::DISPLACED_SUFFIX));
-            install::runnable(std::path::Path::new(&path)).then(|| path.into())
+            install::runnable(Path::new(&path)).then(|| path.into())
         }
         None => repo
             .as_ref()
@@ -87,15 +97,27 @@ pub fn pre_push(remote: &str, url: &str) -> Result<ExitCode> {
     }
 }
 
+/// Through a link, `GIT_DISPATCH_BIN` naming another binary takes the push over, as it
+/// would through the shim. Returns only if that binary could not be started.
+fn hand_over(link: &Path, remote: &str, url: &str) -> Option<anyhow::Error> {
+    use std::os::unix::process::CommandExt;
+    let bin = std::path::PathBuf::from(std::env::var_os(install::ENV_BIN)?);
+    // /proc/self/exe is already canonical, so the usual case costs no more than this.
+    let me = std::env::current_exe().ok()?;
+    if bin == me || !install::runnable(&bin) || std::fs::canonicalize(&bin).ok()? == me {
+        return None;
+    }
+    let err = Command::new(&bin)
+        .args(["hook", "pre-push", remote, url])
+        .env(ENV_HOOK, link)
+        .exec();
+    Some(anyhow::Error::new(err).context(format!("running {}", bin.display())))
+}
+
 /// Runs the hook we displaced with the same arguments and stdin, without our token.
 /// `Some(code)` when it failed: the push stops and nothing is recorded.
-fn run_displaced(
-    path: &std::path::Path,
-    remote: &str,
-    url: &str,
-    input: &[u8],
-) -> Result<Option<ExitCode>> {
-    let start = |program: &std::path::Path, script: Option<&std::path::Path>| {
+fn run_displaced(path: &Path, remote: &str, url: &str, input: &[u8]) -> Result<Option<ExitCode>> {
+    let start = |program: &Path, script: Option<&Path>| {
         let mut command = Command::new(program);
         command
             .args(script)
@@ -106,9 +128,7 @@ fn run_displaced(
     };
     let mut child = match start(path, None) {
         // A script without `#!`: git runs it with sh, so do we.
-        Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
-            start(std::path::Path::new("sh"), Some(path))
-        }
+        Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => start(Path::new("sh"), Some(path)),
         other => other,
     }
     .with_context(|| format!("running {}", path.display()))?;

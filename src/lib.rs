@@ -28,9 +28,14 @@ use anyhow::Result;
 
 use cli::{Cli, Command};
 
-/// `git-dispatch hook pre-push <remote> <url>`, what the installed hook runs.
-pub fn hook_pre_push(remote: &str, url: &str) -> Result<ExitCode> {
-    hook::pre_push(remote, url)
+/// The installed hook: `git-dispatch hook pre-push <remote> <url>` from the shim, or the
+/// binary run by git through a link (`invoked_as`, the link's path).
+pub fn hook_pre_push(
+    remote: &str,
+    url: &str,
+    invoked_as: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    hook::pre_push(remote, url, invoked_as)
 }
 
 /// Prints one `git-dispatch:` line on stderr (see `say`).

@@ -4,6 +4,7 @@
 //! everything else lives in the library (`src/lib.rs`).
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,19 +13,29 @@ use git_dispatch::exit;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    // `git-dispatch hook pre-push <remote> <url>`, what the installed hook runs, is taken by
-    // hand, not by clap: a remote named `-x` or a URL that is not UTF-8 must not turn into
-    // clap's usage text and exit 2, which would fail the push.
-    let in_hook =
+    // The hook is taken by hand, not by clap: a remote named `-x` or a URL that is not UTF-8
+    // must not turn into clap's usage text and exit 2, which would fail the push. Installed
+    // as a link, git runs us as `<hooks>/pre-push <remote> <url>`; through the shim (or by
+    // hand) it is `git-dispatch hook pre-push <remote> <url>`.
+    let linked = args
+        .first()
+        .is_some_and(|a| Path::new(a).file_name() == Some("pre-push".as_ref()));
+    let shimmed =
         args.get(1).is_some_and(|a| a == "hook") && args.get(2).is_some_and(|a| a == "pre-push");
-    set_panic_hook(in_hook);
-    if in_hook {
+    set_panic_hook(linked || shimmed);
+    if linked || shimmed {
+        let first = if linked { 1 } else { 3 };
         let arg = |i: usize| {
             args.get(i)
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        return finish(git_dispatch::hook_pre_push(&arg(3), &arg(4)));
+        let invoked_as = linked.then(|| Path::new(&args[0]));
+        return finish(git_dispatch::hook_pre_push(
+            &arg(first),
+            &arg(first + 1),
+            invoked_as,
+        ));
     }
     finish(git_dispatch::run(Cli::parse()))
 }

@@ -1,5 +1,6 @@
-//! Installing the hook: idempotence, foreign hooks, core.hooksPath, linked
-//! worktrees, and how the shim finds (or misses) the binary.
+//! Installing the hook: idempotence, the two forms (a link to the binary, or the shim when a
+//! foreign hook is chained), foreign hooks, core.hooksPath, linked worktrees, and how the
+//! hook finds (or misses) the binary.
 #![cfg(unix)]
 
 mod support;
@@ -31,7 +32,7 @@ fn foreign_hook(log: &Path, code: i32) -> String {
 }
 
 #[test]
-fn install_twice_writes_an_identical_hook_and_uninstall_removes_it() {
+fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
     let env = TestEnv::new();
     let hook = env.hook_path();
     assert!(!hook.exists(), "a fresh clone has no pre-push hook");
@@ -39,26 +40,71 @@ fn install_twice_writes_an_identical_hook_and_uninstall_removes_it() {
     let out = env.install();
     assert_no_token(&out, TOKEN, "install");
 
-    let first = fs::read(&hook).unwrap_or_else(|e| panic!("read {}: {e}", hook.display()));
-    let text = String::from_utf8_lossy(&first);
-    assert!(text.starts_with("#!"), "the hook is a script:\n{text}");
-    assert!(text.contains("git-dispatch"), "{text}");
-    assert!(
-        text.contains("GIT_DISPATCH"),
-        "the shim honours GIT_DISPATCH:\n{text}"
+    let target = fs::read_link(&hook)
+        .unwrap_or_else(|e| panic!("with nothing to chain the hook is a link: {e}"));
+    assert_eq!(
+        target,
+        fs::canonicalize(bin()).unwrap(),
+        "git runs the binary itself, with no shell in between"
     );
-    assert!(text.contains("GIT_DISPATCH_BIN"), "{text}");
     assert_ne!(mode(&hook) & 0o111, 0, "the hook is executable");
 
-    env.install();
-    let second = fs::read(&hook).unwrap();
-    assert_eq!(first, second, "installing twice must write the same bytes");
+    let again = env.install();
+    assert!(
+        stderr(&again).contains("hook already installed"),
+        "{}",
+        show(&again)
+    );
+    assert_eq!(fs::read_link(&hook).unwrap(), target, "the same link");
 
     env.dispatch_ok(&["uninstall"]);
-    assert!(!hook.exists(), "uninstall removes the hook");
+    assert!(
+        fs::symlink_metadata(&hook).is_err(),
+        "uninstall removes the link"
+    );
+    assert!(bin().is_file(), "and not the binary it pointed to");
     assert!(
         env.hooks_dir(&env.clone).is_dir(),
         "and keeps the hooks dir"
+    );
+}
+
+#[test]
+fn a_chained_hook_gets_the_shim_and_losing_it_brings_back_the_link() {
+    let env = TestEnv::new();
+    let hook = env.hook_path();
+    write_script(&hook, "#!/bin/sh\nexit 0\n");
+    let displaced = env
+        .hooks_dir(&env.clone)
+        .join("pre-push.before-git-dispatch");
+
+    env.install();
+
+    let text = fs::read_to_string(&hook).expect("the shim is a script");
+    assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+    assert!(text.contains("# installed by git-dispatch"), "{text}");
+    assert!(text.contains("GIT_DISPATCH_BIN"), "{text}");
+    assert!(
+        text.contains(&sh_quote(
+            &fs::canonicalize(bin()).unwrap().to_string_lossy()
+        )),
+        "the shim falls back to the installing binary:\n{text}"
+    );
+    assert!(displaced.is_file(), "the foreign hook is kept beside it");
+    let again = env.install();
+    assert!(
+        stderr(&again).contains("hook already installed"),
+        "{}",
+        show(&again)
+    );
+    assert_eq!(fs::read_to_string(&hook).unwrap(), text, "the same bytes");
+
+    fs::remove_file(&displaced).unwrap();
+    env.install();
+    assert_eq!(
+        fs::read_link(&hook).ok(),
+        Some(fs::canonicalize(bin()).unwrap()),
+        "with nothing left to chain, install goes back to the link"
     );
 }
 
@@ -212,9 +258,9 @@ fn linked_worktree_push_dispatches() {
     expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
-/// Install with a copy of the binary, then delete the copy: the shim's
-/// absolute path now points nowhere.
-fn install_with_vanished_copy(env: &TestEnv) {
+/// Install with a copy of the binary (after a foreign hook, if `chained`, so the hook is the
+/// shim), then delete the copy: the hook's link or the shim's absolute path points nowhere.
+fn install_with_vanished_copy(env: &TestEnv, chained: Option<&Path>) {
     let dir = env.root.join("bin-copy");
     fs::create_dir_all(&dir).unwrap();
     let copy = dir.join("git-dispatch");
@@ -226,6 +272,9 @@ fn install_with_vanished_copy(env: &TestEnv) {
         .status()
         .expect("run cp");
     assert!(status.success(), "copy the binary");
+    if let Some(log) = chained {
+        write_script(&env.hook_path(), &foreign_hook(log, 0));
+    }
     let mut cmd = env.program_cmd(&copy, &env.clone, &["install"]);
     cmd.env("PATH", env.path_without_binary());
     expect_success(&mut cmd);
@@ -235,10 +284,41 @@ fn install_with_vanished_copy(env: &TestEnv) {
 }
 
 #[test]
-fn missing_binary_warns_once_and_does_not_block_the_push() {
+fn a_vanished_linked_binary_leaves_the_push_alone_and_doctor_names_the_fix() {
     let fake = FakeGitHub::start();
     let mut env = TestEnv::with_fake(&fake);
-    install_with_vanished_copy(&env);
+    install_with_vanished_copy(&env, None);
+    env.set_var("PATH", env.path_without_binary());
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    // Git skips a hook whose link points nowhere: the push goes on, silently.
+    let out = env.push_ok(&["origin", "main"]);
+
+    assert_push_output(&out);
+    assert_eq!(env.rev(&env.remote, "refs/heads/main"), sha);
+    assert!(fake.requests().is_empty());
+    let doctor = env.dispatch(&["doctor"]);
+    assert_exit(&doctor, 1, "doctor with the hook's binary gone");
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        said.contains("which is gone") && said.contains("run `git dispatch install`"),
+        "{}",
+        show(&doctor)
+    );
+
+    env.install();
+    let before = sha;
+    let sha = env.commit(&env.clone, "post2.md", "again\n", "post 2");
+    env.push_ok(&["origin", "main"]);
+    expect_one_dispatch(&env, &fake, &before, &sha);
+}
+
+#[test]
+fn a_vanished_binary_behind_a_chained_hook_warns_once_and_still_runs_that_hook() {
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::with_fake(&fake);
+    let log = env.root.join("foreign.log");
+    install_with_vanished_copy(&env, Some(&log));
     env.set_var("PATH", env.path_without_binary());
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
 
@@ -247,6 +327,9 @@ fn missing_binary_warns_once_and_does_not_block_the_push() {
     assert_push_output(&out);
     let lines = dispatch_lines(&stderr(&out));
     assert_eq!(lines.len(), 1, "one warning line\n{}", show(&out));
+    assert!(lines[0].contains("binary not found"), "{}", show(&out));
+    let logged = fs::read_to_string(&log).expect("the foreign hook (git-lfs, say) still ran");
+    assert!(logged.contains(&format!(" {sha} ")), "{logged}");
     assert_eq!(env.rev(&env.remote, "refs/heads/main"), sha);
     assert!(fake.requests().is_empty());
 }
@@ -255,7 +338,7 @@ fn missing_binary_warns_once_and_does_not_block_the_push() {
 fn shim_finds_the_binary_through_git_dispatch_bin() {
     let fake = FakeGitHub::start();
     let mut env = TestEnv::with_fake(&fake);
-    install_with_vanished_copy(&env);
+    install_with_vanished_copy(&env, Some(&env.root.join("foreign.log")));
     env.set_var("PATH", env.path_without_binary());
     env.set_var("GIT_DISPATCH_BIN", bin());
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
@@ -271,7 +354,7 @@ fn shim_finds_the_binary_through_git_dispatch_bin() {
 fn shim_finds_the_binary_on_path() {
     let fake = FakeGitHub::start();
     let env = TestEnv::with_fake(&fake);
-    install_with_vanished_copy(&env);
+    install_with_vanished_copy(&env, Some(&env.root.join("foreign.log")));
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
 
     let out = env.push_ok(&["origin", "main"]);
@@ -279,6 +362,39 @@ fn shim_finds_the_binary_on_path() {
     assert_push_output(&out);
     let got = env.wait_dispatched(&fake, 1);
     assert_eq!(got[0].body["client_payload"]["sha"], sha.as_str());
+}
+
+#[test]
+fn the_linked_binary_hands_the_push_to_git_dispatch_bin() {
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    // A wrapper that notes it ran, then runs the real binary: proof the handover happened.
+    let ran = env.root.join("wrapper.log");
+    let wrapper = env.root.join("wrapper/git-dispatch");
+    fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            sh_quote(ran.to_str().unwrap()),
+            sh_quote(bin().to_str().unwrap())
+        ),
+    );
+    env.set_var("GIT_DISPATCH_BIN", &wrapper);
+    let url = env.git_stdout(&env.clone, &["config", "remote.origin.url"]);
+    let before = env.rev(&env.remote, "refs/heads/main");
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    let out = env.push_ok(&["origin", "main"]);
+
+    assert_push_output(&out);
+    assert_eq!(
+        fs::read_to_string(&ran).expect("GIT_DISPATCH_BIN ran"),
+        format!("hook pre-push origin {url}\n")
+    );
+    expect_one_dispatch(&env, &fake, &before, &sha);
 }
 
 #[test]

@@ -262,15 +262,12 @@ fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
     let clone = s.env.clone.clone();
     let first = s.run_ok(&[&clone]);
 
-    let hook = read_text(&s.env.hook_path());
-    assert!(
-        hook.contains("# installed by git-dispatch"),
-        "hook:\n{hook}\n{}",
-        show(&first)
-    );
-    assert!(
-        hook.contains(&sh_quote(&s.bin().to_string_lossy())),
-        "the hook falls back to the installed binary, so install ran that one\nhook:\n{hook}"
+    let hook = std::fs::read_link(s.env.hook_path())
+        .unwrap_or_else(|e| panic!("the hook is a link to the binary: {e}\n{}", show(&first)));
+    assert_eq!(
+        hook,
+        std::fs::canonicalize(s.bin()).unwrap(),
+        "the hook links the installed binary, so install ran that one"
     );
     assert_contains(
         &first,
@@ -302,7 +299,10 @@ fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
     let before = (hook.clone(), s.installed_files());
     let second = s.run_ok(&[&clone]);
     assert_contains(&second, "hook already installed", "second run");
-    let after = (read_text(&s.env.hook_path()), s.installed_files());
+    let after = (
+        std::fs::read_link(s.env.hook_path()).unwrap(),
+        s.installed_files(),
+    );
     assert!(
         before == after,
         "a second run changed the hook or what is under PREFIX\nfirst:\n{}\nsecond:\n{}",
@@ -621,7 +621,11 @@ fn guided_setup_on_a_terminal_adds_the_target_and_stores_the_token() {
         vec![("GET".to_string(), "/repos/owner/site".to_string(), 200)],
         "login checked the token against the new target"
     );
-    assert!(read_text(&s.env.hook_path()).contains("# installed by git-dispatch"));
+    assert_eq!(
+        std::fs::read_link(s.env.hook_path()).ok(),
+        Some(std::fs::canonicalize(s.bin()).unwrap()),
+        "the hook links the installed binary"
+    );
 }
 
 #[test]
