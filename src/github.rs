@@ -119,7 +119,9 @@ impl Api {
         body: Option<&str>,
         token: &Token,
     ) -> Result<Answer, String> {
-        install_crypto_provider();
+        if url.starts_with("https://") {
+            crate::trust::install();
+        }
         let minreq_method = match method {
             Method::Get => minreq::Method::Get,
             Method::Post => minreq::Method::Post,
@@ -138,9 +140,9 @@ impl Api {
                 .map_err(|err| format!("proxy {}: {err}", crate::redact::url(&proxy)))?;
             request = request.with_proxy(proxy);
         }
-        let mut response = request
-            .send_lazy()
-            .map_err(|err| crate::redact::line(&err.to_string()))?;
+        let mut response = request.send_lazy().map_err(|err| {
+            crate::trust::explain(&err).unwrap_or_else(|| crate::redact::line(&err.to_string()))
+        })?;
         let mut raw = Vec::new();
         (&mut response)
             .take(MAX_RESPONSE_BYTES)
@@ -218,15 +220,6 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&bytes[1..chunk.len()]);
     }
     Some(out)
-}
-
-/// Makes ring rustls's process-wide provider. minreq's rustls also compiles aws-lc, whose
-/// entropy seeding cost 44-62 ms on each process's first TLS use; ring costs about 4 ms.
-fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 /// The HTTP methods we use.

@@ -19,6 +19,7 @@ mod say;
 mod status;
 mod store;
 mod token;
+mod trust;
 mod waiter;
 mod workflow;
 

@@ -9,6 +9,9 @@ type UnsecuredStream = TcpStream;
 
 #[cfg(feature = "rustls")]
 mod rustls_stream;
+// git-dispatch: see rustls_stream::set_client_config.
+#[cfg(feature = "rustls")]
+pub use rustls_stream::set_client_config;
 #[cfg(feature = "rustls")]
 type SecuredStream = rustls_stream::SecuredStream;
 

@@ -240,6 +240,9 @@ mod proxy;
 mod request;
 mod response;
 
+// git-dispatch: a caller's own rustls configuration.
+#[cfg(feature = "rustls")]
+pub use connection::set_client_config;
 pub use error::*;
 #[cfg(feature = "proxy")]
 pub use proxy::*;

@@ -37,6 +37,16 @@ static CONFIG: LazyLock<Result<Arc<ClientConfig>, rustls::Error>> = LazyLock::ne
     Ok(Arc::new(config))
 });
 
+// git-dispatch: a configuration the caller sets once, used instead of CONFIG. git-dispatch
+// gives its own server verifier, which reads the OS trust store lazily.
+static CUSTOM: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+
+/// Uses `config` for every https request from now on (instead of the built-in
+/// configuration); returns false if one was set already, which stays.
+pub fn set_client_config(config: Arc<ClientConfig>) -> bool {
+    CUSTOM.set(config).is_ok()
+}
+
 pub fn create_secured_stream(conn: &Connection) -> Result<HttpStream, Error> {
     // Rustls setup
     #[cfg(feature = "log")]
@@ -45,7 +55,10 @@ pub fn create_secured_stream(conn: &Connection) -> Result<HttpStream, Error> {
         Ok(result) => result,
         Err(err) => return Err(Error::IoError(io::Error::new(io::ErrorKind::Other, err))),
     };
-    let config = CONFIG.clone().map_err(Error::RustlsCreateConnection)?;
+    let config = match CUSTOM.get() {
+        Some(config) => config.clone(),
+        None => CONFIG.clone().map_err(Error::RustlsCreateConnection)?,
+    };
     let sess = ClientConnection::new(config, dns_name).map_err(Error::RustlsCreateConnection)?;
 
     // Connect
