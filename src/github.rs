@@ -485,10 +485,16 @@ pub fn dispatch_body(
     };
     let mut body = render(&fields);
     if let Some(paths) = push.paths {
-        let mut with_paths = fields.clone();
-        with_paths.push(format!("\"paths\":{}", Value::from(paths.to_vec())));
-        let candidate = render(&with_paths);
-        if candidate.len() <= MAX_BODY_BYTES {
+        // Each path takes at least its length, two quotes and a comma: a lower bound that
+        // spares rendering (and throwing away) a list of 10,000 paths that cannot fit.
+        let least =
+            body.len() + ",\"paths\":[]".len() + paths.iter().map(|p| p.len() + 3).sum::<usize>();
+        let candidate = (least <= MAX_BODY_BYTES + 1).then(|| {
+            let mut with_paths = fields.clone();
+            with_paths.push(format!("\"paths\":{}", Value::from(paths.to_vec())));
+            render(&with_paths)
+        });
+        if let Some(candidate) = candidate.filter(|c| c.len() <= MAX_BODY_BYTES) {
             body = candidate;
         } else {
             warnings.push(format!(
@@ -672,6 +678,20 @@ mod tests {
         push.paths = Some(&many);
         let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
         assert!(!body.contains("paths") && body.len() < MAX_BODY_BYTES);
+        assert_eq!(warnings.len(), 1);
+
+        // The bound that skips rendering must not drop a list that fits to the byte.
+        push.paths = None;
+        let bare = dispatch_body("update", &push, &Map::new()).unwrap().0.len();
+        let exact = vec!["p".repeat(MAX_BODY_BYTES - bare - r#","paths":[""]"#.len())];
+        push.paths = Some(&exact);
+        let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
+        assert_eq!(body.len(), MAX_BODY_BYTES);
+        assert!(warnings.is_empty());
+        let over = vec![format!("{}p", exact[0])];
+        push.paths = Some(&over);
+        let (body, warnings) = dispatch_body("update", &push, &Map::new()).unwrap();
+        assert!(!body.contains("paths"));
         assert_eq!(warnings.len(), 1);
     }
 
