@@ -121,9 +121,12 @@ fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     let dir = repo.hooks_dir()?;
+    // A link is to our binary, so only a script can be LFS's.
     let runs_lfs = [install::DISPLACED, install::HOOK].iter().any(|name| {
-        std::fs::read_to_string(dir.join(name))
-            .is_ok_and(|t| t.contains("git lfs pre-push") || t.contains("git-lfs pre-push"))
+        let path = dir.join(name);
+        !path.is_symlink()
+            && std::fs::read_to_string(path)
+                .is_ok_and(|t| t.contains("git lfs pre-push") || t.contains("git-lfs pre-push"))
     });
     if runs_lfs {
         report.ok("git-lfs's pre-push hook still runs (before git-dispatch)");

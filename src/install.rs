@@ -86,11 +86,11 @@ pub fn installed(hook: &Path) -> Result<Installed> {
 }
 
 /// What `install` did, line by line.
-/// What `install` did, line by line.
 pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let dir = repo.hooks_dir()?;
-    let default_dir = repo.common_dir().join("hooks");
-    if dir != default_dir && !repo.contains(&dir) && !force {
+    // A hooks directory outside the repository serves every repository using it.
+    let shared = dir != repo.common_dir().join("hooks") && !repo.contains(&dir);
+    if shared && !force {
         bail!(
             "core.hooksPath is {}, outside this repository: a hook there runs for every repository \
              using it. Either install here only with `git config --unset core.hooksPath`, or \
@@ -108,7 +108,6 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let mut said = Vec::new();
 
     let chains = current == Installed::Foreign || fs::symlink_metadata(&displaced).is_ok();
-    let shared = dir != default_dir && !repo.contains(&dir);
     let shim = (chains || shared).then(|| hook_text(&exe).into_bytes());
     let want = match &shim {
         Some(text) => Installed::Shim(text.clone()),

@@ -224,7 +224,13 @@ fn install_refuses_a_hooks_path_outside_the_repo_without_force() {
     assert!(!shared.join("pre-push").exists());
 
     env.dispatch_ok(&["install", "--force"]);
-    assert!(shared.join("pre-push").is_file());
+    let hook = shared.join("pre-push");
+    assert!(
+        !hook.is_symlink(),
+        "a shared hooks dir gets the shim, which also finds the binary on PATH"
+    );
+    let text = fs::read_to_string(&hook).expect("the shim is a script");
+    assert!(text.contains("# installed by git-dispatch"), "{text}");
 }
 
 #[test]
