@@ -1,13 +1,14 @@
 //! Installing the hook into a clone, and taking it out again.
 //!
-//! The hook takes one of two forms. Where nothing else must run, it is a symbolic link to
-//! the binary: git runs us directly, with no shell in between (half a millisecond on every
-//! push, bench/). Where a foreign `pre-push` is chained, or the hooks directory is shared
-//! outside the repository, it is a small `sh` shim (`hooks/pre-push`, embedded) that finds
-//! the binary by `GIT_DISPATCH_BIN`, `PATH` or its install path, and still runs the foreign
-//! hook when the binary is gone: git-lfs's upload must not depend on us. Either way the
-//! binary's parent is `git push` itself, which the waiter then waits for. A foreign
-//! `pre-push` is moved aside, run first by the binary, and restored by `uninstall`.
+//! The hook takes one of two forms. In the clone's own git dir with nothing else to run, it
+//! is a symbolic link to the binary: git runs us directly, with no shell in between (half a
+//! millisecond on every push, bench/). Beside a chained foreign `pre-push`, or in a hooks
+//! directory in the work tree (which may be committed) or shared outside the repository, it
+//! is a small `sh` shim (`hooks/pre-push`, embedded) that finds the binary by
+//! `GIT_DISPATCH_BIN`, `PATH` or its install path, and still runs the foreign hook when the
+//! binary is gone: git-lfs's upload must not depend on us. Either way the binary's parent is
+//! `git push` itself, which the waiter then waits for. A foreign `pre-push` is moved aside,
+//! run first by the binary, and restored by `uninstall`.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -108,7 +109,11 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let mut said = Vec::new();
 
     let chains = current == Installed::Foreign || fs::symlink_metadata(&displaced).is_ok();
-    let shim = (chains || shared).then(|| hook_text(&exe).into_bytes());
+    // A hooks dir in the work tree may be committed, and a shared one serves other clones:
+    // there the shim, which also finds the binary on PATH, travels better than a link to
+    // this machine's binary.
+    let portable = !repo.git_dirs_contain(&dir);
+    let shim = (chains || portable).then(|| hook_text(&exe).into_bytes());
     let want = match &shim {
         Some(text) => Installed::Shim(text.clone()),
         None => Installed::Link(exe.clone()),

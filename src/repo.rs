@@ -66,8 +66,17 @@ impl Repo {
     /// Whether `path` lies inside this repository (its work tree or its git dirs).
     pub fn contains(&self, path: &Path) -> bool {
         let path = normalise(path);
-        let inside = |root: &Path| path.starts_with(normalise(root));
-        self.workdir().is_some_and(inside) || inside(self.common_dir()) || inside(self.git_dir())
+        self.workdir()
+            .is_some_and(|top| path.starts_with(normalise(top)))
+            || self.git_dirs_contain(&path)
+    }
+
+    /// Whether `path` lies inside this repository's git dirs, where nothing is committed.
+    pub fn git_dirs_contain(&self, path: &Path) -> bool {
+        let path = normalise(path);
+        [self.common_dir(), self.git_dir()]
+            .iter()
+            .any(|root| path.starts_with(normalise(root)))
     }
 
     /// The remote's configured URL, if `name` is a configured remote.

@@ -197,7 +197,11 @@ fn install_writes_into_core_hooks_path_inside_the_repo() {
 
     env.install();
 
-    assert!(env.clone.join(".githooks/pre-push").is_file());
+    let hook = env.clone.join(".githooks/pre-push");
+    assert!(
+        hook.is_file() && !hook.is_symlink(),
+        "a hooks dir in the work tree may be committed: it gets the shim, not a link to this machine's binary"
+    );
     assert!(env.clone.join(".git/hooks").is_dir());
     assert!(!env.clone.join(".git/hooks/pre-push").exists());
     env.dispatch_ok(&["add", "owner/site"]);
