@@ -4,8 +4,11 @@
 /// line, with any URL credentials removed.
 pub fn line(message: &str) {
     use std::io::Write;
-    // A closed stderr must not abort the hook (eprintln! panics on EPIPE).
-    let _ = writeln!(std::io::stderr(), "{}", format_line(message));
+    // One write, so lines from parallel deliveries never interleave; and a closed stderr
+    // must not abort the hook (eprintln! panics on EPIPE).
+    let mut text = format_line(message);
+    text.push('\n');
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// The text `line` prints.
