@@ -67,8 +67,9 @@ pub fn run() -> Result<Code> {
 
 fn check_hook(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
     let hook = repo.hooks_dir()?.join(install::HOOK);
+    let is_this_binary = |target: &Path| std::fs::canonicalize(target).is_ok_and(|t| t == exe);
     match install::installed(&hook)? {
-        install::Installed::Link(target) if target == exe => report.ok(format!(
+        install::Installed::Link(target) if is_this_binary(&target) => report.ok(format!(
             "hook installed and current: {} (a link to this binary)",
             hook.display()
         )),
