@@ -67,9 +67,8 @@ pub fn run() -> Result<Code> {
 
 fn check_hook(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
     let hook = repo.hooks_dir()?.join(install::HOOK);
-    let is_this_binary = |target: &Path| std::fs::canonicalize(target).is_ok_and(|t| t == exe);
     match install::installed(&hook)? {
-        install::Installed::Link(target) if is_this_binary(&target) => report.ok(format!(
+        install::Installed::Link(target) if install::links_to(&target, exe) => report.ok(format!(
             "hook installed and current: {} (a link to this binary)",
             hook.display()
         )),
@@ -122,10 +121,10 @@ fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     let dir = repo.hooks_dir()?;
-    // A link is to our binary, so only a script can be LFS's.
+    // Our link leads to the binary, never worth reading; a foreign link may be LFS's script.
     let runs_lfs = [install::DISPLACED, install::HOOK].iter().any(|name| {
         let path = dir.join(name);
-        !path.is_symlink()
+        !matches!(install::installed(&path), Ok(install::Installed::Link(_)))
             && std::fs::read_to_string(path)
                 .is_ok_and(|t| t.contains("git lfs pre-push") || t.contains("git-lfs pre-push"))
     });

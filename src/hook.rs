@@ -35,7 +35,8 @@ const MAX_INPUT: u64 = 64 * 1024 * 1024;
 /// is the link git ran, if it ran us through one. Never an error: only the displaced hook's
 /// failure (or `strict`) stops the push.
 pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<ExitCode> {
-    if let Some(link) = invoked_as {
+    // `GIT_DISPATCH=0` skips every git-dispatch binary, as the shim does.
+    if let Some(link) = invoked_as.filter(|_| !skipped()) {
         if let Some(err) = hand_over(link, remote, url) {
             say::line(&format!("{err:#}; running this binary instead"));
         }
@@ -84,7 +85,7 @@ pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<Ex
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if std::env::var(ENV_SKIP).is_ok_and(|v| v == "0") {
+    if skipped() {
         return Ok(ExitCode::SUCCESS);
     }
     match record_and_send(&repo, remote, url, &input) {
@@ -97,14 +98,22 @@ pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<Ex
     }
 }
 
+/// `GIT_DISPATCH=0`: this push is none of our business (the displaced hook still runs).
+fn skipped() -> bool {
+    std::env::var(ENV_SKIP).is_ok_and(|v| v == "0")
+}
+
 /// Through a link, `GIT_DISPATCH_BIN` naming another binary takes the push over, as it
 /// would through the shim. Returns only if that binary could not be started.
 fn hand_over(link: &Path, remote: &str, url: &str) -> Option<anyhow::Error> {
     use std::os::unix::process::CommandExt;
     let bin = std::path::PathBuf::from(std::env::var_os(install::ENV_BIN)?);
-    // /proc/self/exe is already canonical, so the usual case costs no more than this.
+    // On Linux /proc/self/exe is already canonical, so the usual case stops at `bin == me`.
     let me = std::env::current_exe().ok()?;
-    if bin == me || !install::runnable(&bin) || std::fs::canonicalize(&bin).ok()? == me {
+    if bin == me
+        || !install::runnable(&bin)
+        || install::links_to(&bin, &std::fs::canonicalize(&me).ok()?)
+    {
         return None;
     }
     let err = Command::new(&bin)

@@ -29,6 +29,9 @@ pub const DISPLACED_SUFFIX: &str = "before-git-dispatch";
 pub const FINGERPRINT: &str = "# installed by git-dispatch";
 /// The binary's file name; a link to a file of this name is our hook.
 const BINARY: &str = "git-dispatch";
+/// Overrides the binary the hook runs (the shim's first choice; the linked binary hands
+/// the push over to it).
+pub const ENV_BIN: &str = "GIT_DISPATCH_BIN";
 
 const TEMPLATE: &str = include_str!("../hooks/pre-push");
 
@@ -105,25 +108,29 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
         .context("finding our own binary")?;
     let hook = dir.join(HOOK);
     let displaced = dir.join(DISPLACED);
+    let displaced_exists = fs::symlink_metadata(&displaced).is_ok();
     let current = installed(&hook)?;
     let mut said = Vec::new();
 
-    let chains = current == Installed::Foreign || fs::symlink_metadata(&displaced).is_ok();
+    let chains = current == Installed::Foreign || displaced_exists;
     // A hooks dir in the work tree may be committed, and a shared one serves other clones:
     // there the shim, which also finds the binary on PATH, travels better than a link to
-    // this machine's binary.
+    // this machine's binary. A link is only ever to a file named `git-dispatch`, which is
+    // how `installed` knows it for ours.
     let portable = !repo.git_dirs_contain(&dir);
-    let shim = (chains || portable).then(|| hook_text(&exe).into_bytes());
-    let want = match &shim {
-        Some(text) => Installed::Shim(text.clone()),
-        None => Installed::Link(exe.clone()),
+    let named = exe.file_name() == Some(OsStr::new(BINARY));
+    let shim = (chains || portable || !named).then(|| hook_text(&exe).into_bytes());
+    let current_already = match (&current, &shim) {
+        (Installed::Link(target), None) => links_to(target, &exe),
+        (Installed::Shim(text), Some(want)) => text == want,
+        _ => false,
     };
-    if current == want {
+    if current_already {
         said.push(format!("hook already installed: {}", hook.display()));
         return Ok(said);
     }
     if current == Installed::Foreign {
-        if fs::symlink_metadata(&displaced).is_ok() {
+        if displaced_exists {
             bail!(
                 "{} and {} both exist; merge one into the other, then run install again",
                 hook.display(),
@@ -184,6 +191,11 @@ pub fn displaced_hook(repo: &Repo) -> Result<Option<PathBuf>> {
     Ok(runnable(&path).then_some(path))
 }
 
+/// Whether a hook link's `target` reaches `exe` (our canonical path), by any route.
+pub fn links_to(target: &Path, exe: &Path) -> bool {
+    fs::canonicalize(target).is_ok_and(|t| t == exe)
+}
+
 /// Whether `path` is a file git would run as a hook (executable).
 pub fn runnable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -218,10 +230,6 @@ pub fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
     });
     Ok(written.filter(|p| runnable(p)))
 }
-
-/// Overrides the binary the hook runs (the shim's first choice; the linked binary hands
-/// the push over to it).
-pub const ENV_BIN: &str = "GIT_DISPATCH_BIN";
 
 /// Replaces `path` with a link to `target`, atomically.
 fn write_link(path: &Path, target: &Path) -> Result<()> {

@@ -7,7 +7,8 @@
 //! is read on a thread started with the first https request, while TCP connects and the
 //! ClientHello goes out, so over a real network it costs nothing. The verification itself is
 //! webpki's, unchanged, against the same certificates: `SSL_CERT_FILE` and `SSL_CERT_DIR`
-//! are honoured as rustls-native-certs honours them.
+//! are honoured as rustls-native-certs honours them. On macOS, whose trust store is the
+//! keychain, minreq's platform verifier stays.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,6 +26,11 @@ pub fn install() {
     ONCE.call_once(|| {
         // ring, not aws-lc, whose entropy seeding cost 44-62 ms on a process's first TLS use.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // macOS keeps its trust store in the keychain, which only minreq's platform verifier
+        // reads; there is no bundle file to read early.
+        if cfg!(target_vendor = "apple") {
+            return;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = Arc::new(Lazy::start(provider.clone(), Sources::find()));
         // Without a configuration of ours, minreq's own (the platform verifier) stays.
@@ -74,6 +80,8 @@ pub fn explain(err: &minreq::Error) -> Option<String> {
     };
     let name = format!("{why:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or_default();
+    // rustls says `ExpiredContext` where it has the times: the README's name is `Expired`.
+    let name = name.strip_suffix("Context").unwrap_or(name);
     Some(format!(
         "TLS: the server's certificate was refused ({name}): {hint}"
     ))
@@ -155,6 +163,8 @@ fn build(provider: &Arc<CryptoProvider>, certs: Vec<CertificateDer<'static>>) ->
 struct Lazy {
     provider: Arc<CryptoProvider>,
     sources: Sources,
+    /// The process that started `loading`: a forked child (the waiter) has no such thread.
+    owner: u32,
     loading: Mutex<Option<JoinHandle<Built>>>,
     first: OnceLock<Built>,
     all: OnceLock<Built>,
@@ -173,6 +183,7 @@ impl Lazy {
         Lazy {
             provider,
             sources,
+            owner: std::process::id(),
             loading: Mutex::new(loading),
             first: OnceLock::new(),
             all: OnceLock::new(),
@@ -182,7 +193,11 @@ impl Lazy {
     fn first(&self) -> Built {
         self.first
             .get_or_init(|| {
-                let loading = self.loading.lock().ok().and_then(|mut h| h.take());
+                let mut loading = self.loading.lock().ok().and_then(|mut h| h.take());
+                if std::process::id() != self.owner {
+                    // Joining a thread of the parent would panic; leave its handle alone.
+                    std::mem::forget(loading.take());
+                }
                 match loading.map(JoinHandle::join) {
                     Some(Ok(built)) => built,
                     // The thread could not start (or died): read it here.

@@ -421,3 +421,67 @@ fn install_outside_a_repository_exits_2() {
     assert!(!combined(&out).is_empty());
     assert_eq!(file_names(&outside).len(), 0, "nothing written");
 }
+
+#[test]
+fn a_binary_under_another_name_installs_the_shim_and_stays_idempotent() {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    let renamed = env.root.join("bin-renamed/gd");
+    fs::create_dir_all(renamed.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("cp")
+        .arg(bin())
+        .arg(&renamed)
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the binary");
+    expect_success(&mut env.program_cmd(&renamed, &env.clone, &["install"]));
+    let again = run(&mut env.program_cmd(&renamed, &env.clone, &["install"]));
+    assert!(
+        stderr(&again).contains("hook already installed"),
+        "{}",
+        show(&again)
+    );
+    assert!(
+        !env.hook_path().is_symlink(),
+        "a link is only to a file named git-dispatch, so this gets the shim"
+    );
+    assert!(!env
+        .hooks_dir(&env.clone)
+        .join("pre-push.before-git-dispatch")
+        .exists());
+    env.dispatch_ok(&["add", "owner/site"]);
+    let before = env.rev(&env.remote, "refs/heads/main");
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    let out = env.push_ok(&["origin", "main"]);
+
+    assert_push_output(&out);
+    expect_one_dispatch(&env, &fake, &before, &sha);
+}
+
+#[test]
+fn git_dispatch_0_skips_the_binary_git_dispatch_bin_names_too() {
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    let ran = env.root.join("wrapper.log");
+    let wrapper = env.root.join("wrapper/git-dispatch");
+    fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\necho ran >> {}\n",
+            sh_quote(ran.to_str().unwrap())
+        ),
+    );
+    env.set_var("GIT_DISPATCH_BIN", &wrapper);
+    env.set_var("GIT_DISPATCH", "0");
+    env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    env.push_ok(&["origin", "main"]);
+
+    assert!(!ran.exists(), "GIT_DISPATCH=0 ran {}", wrapper.display());
+    assert!(entries(&env.status_json()).is_empty());
+    assert!(fake.requests().is_empty());
+}
