@@ -32,8 +32,11 @@ put() {
 	mv -f "$2.new.$$" "$2"
 }
 
+# Read-only, so the hook can be a link to it: a tool that writes .git/hooks/pre-push
+# (git lfs update --force, an editor) then fails instead of writing into the binary.
+# Upgrades still replace it, by rename.
 bin="$PREFIX/bin/git-dispatch"
-put "$target_dir/release/git-dispatch" "$bin" 755
+put "$target_dir/release/git-dispatch" "$bin" 555
 echo "install.sh: installed $bin"
 
 share="$PREFIX/share"

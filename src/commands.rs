@@ -1,5 +1,6 @@
 //! The user's commands: thin glue between the command line and the modules that do the work.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -206,7 +207,9 @@ pub fn list() -> Result<Code> {
         .clone()
         .unwrap_or_else(|| "(none)".into());
     row("tokenCommand", command, &s.token_command.origin);
-    print!("{out}");
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .context("writing the configuration")?;
     for warning in &config.warnings {
         say::line(warning);
     }
@@ -367,7 +370,8 @@ pub fn send(names: &[String], dry_run: bool) -> Result<Code> {
     if dry_run {
         for entry in &entries {
             let (url, body) = delivery::preview(&store, &api, entry);
-            println!("{}", github::render(Method::Post, &url, Some(&body)));
+            let text = github::render(Method::Post, &url, Some(&body));
+            writeln!(std::io::stdout(), "{text}").context("writing the request")?;
         }
         return Ok(Code::Ok);
     }

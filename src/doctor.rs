@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::config::{Config, Target};
 use crate::exit::Code;
 use crate::github::{self, Api, Method, Verdict};
-use crate::install;
+use crate::install::{self, Binary, Form, Installed, Why};
 use crate::repo::Repo;
 use crate::token::{self, Token};
 use crate::workflow;
@@ -22,16 +22,28 @@ use crate::workflow;
 #[derive(Default)]
 struct Report {
     problems: usize,
+    /// Why stdout stopped taking lines (`git dispatch doctor | head -1`); checks stop too.
+    closed: Option<std::io::Error>,
 }
 
 impl Report {
     fn ok(&mut self, line: impl AsRef<str>) {
-        println!("ok   {}", line.as_ref());
+        self.print("ok  ", line.as_ref());
     }
 
     fn fail(&mut self, line: impl AsRef<str>) {
-        println!("FAIL {}", line.as_ref());
+        self.print("FAIL", line.as_ref());
         self.problems += 1;
+    }
+
+    fn print(&mut self, tag: &str, line: &str) {
+        use std::io::Write;
+        if self.closed.is_none() {
+            let text = format!("{tag} {line}\n");
+            if let Err(err) = std::io::stdout().lock().write_all(text.as_bytes()) {
+                self.closed = Some(err);
+            }
+        }
     }
 }
 
@@ -39,9 +51,9 @@ impl Report {
 pub fn run() -> Result<Code> {
     let repo = Repo::discover()?;
     let mut report = Report::default();
-    let exe = std::env::current_exe().and_then(std::fs::canonicalize)?;
-    check_hook(&repo, &exe, &mut report)?;
-    check_binary(&repo, &exe, &mut report)?;
+    let binary = Binary::current()?;
+    check_hook(&repo, &binary, &mut report)?;
+    check_binary(&repo, &binary.exe, &mut report)?;
     check_lfs(&repo, &mut report)?;
 
     let config = Config::load(&repo)?;
@@ -57,39 +69,59 @@ pub fn run() -> Result<Code> {
     ) {
         Ok(api) => {
             for target in &config.targets {
+                if report.closed.is_some() {
+                    break;
+                }
                 check_target(&api, &config, target, &mut report);
             }
         }
         Err(err) => report.fail(format!("dispatch.apiUrl: {err:#}")),
     }
+    if let Some(err) = report.closed {
+        return Err(anyhow::Error::new(err).context("writing the report"));
+    }
     Ok(Code::report_if(report.problems > 0))
 }
 
-fn check_hook(repo: &Repo, exe: &Path, report: &mut Report) -> Result<()> {
-    let hook = repo.hooks_dir()?.join(install::HOOK);
-    match install::installed(&hook)? {
-        install::Installed::Link(target) if install::links_to(&target, exe) => report.ok(format!(
-            "hook installed and current: {} (a link to this binary)",
-            hook.display()
-        )),
-        install::Installed::Link(target) if !install::runnable(&target) => report.fail(format!(
+fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
+    let dir = repo.hooks_dir()?;
+    let hook = dir.join(install::HOOK);
+    let chains = std::fs::symlink_metadata(dir.join(install::DISPLACED)).is_ok();
+    let exe = &binary.exe;
+    match (install::installed(&hook)?, install::form(repo, &dir, binary, chains)) {
+        (Installed::Link(target), Form::Link(_)) if install::links_to(&target, exe) => {
+            report.ok(format!(
+                "hook installed and current: {} (a link to this binary)",
+                hook.display()
+            ))
+        }
+        (Installed::Link(target), _) if !install::runnable(&target) => report.fail(format!(
             "hook {} links to {}, which is gone, so git skips it and no push sends a dispatch; \
              run `git dispatch install`",
             hook.display(),
             target.display()
         )),
-        install::Installed::Shim(text) if text == install::hook_text(exe).as_bytes() => {
+        (Installed::Link(target), Form::Shim(_, Why::Writable)) if install::links_to(&target, exe) => {
+            report.fail(format!(
+                "hook {} links to {}, which is writable: a tool that writes the hook would write \
+                 into the binary; `chmod a-w` it, or run `git dispatch install` for the shim",
+                hook.display(),
+                exe.display()
+            ))
+        }
+        (Installed::Shim(text), Form::Shim(want, _)) if text == want => {
             report.ok(format!("hook installed and current: {}", hook.display()))
         }
-        install::Installed::Link(_) | install::Installed::Shim(_) => report.fail(format!(
-            "hook {} is from another version or binary; run `git dispatch install`",
+        (Installed::Link(_) | Installed::Shim(_), _) => report.fail(format!(
+            "hook {} is not what `git dispatch install` writes now (another version, binary or \
+             form); run `git dispatch install`",
             hook.display()
         )),
-        install::Installed::Foreign => report.fail(format!(
+        (Installed::Foreign, _) => report.fail(format!(
             "{} is not git-dispatch's; run `git dispatch install` (it keeps that hook and runs it first)",
             hook.display()
         )),
-        install::Installed::Nothing => {
+        (Installed::Nothing, _) => {
             report.fail(format!("no hook at {}; run `git dispatch install`", hook.display()))
         }
     }
@@ -124,7 +156,7 @@ fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
     // Our link leads to the binary, never worth reading; a foreign link may be LFS's script.
     let runs_lfs = [install::DISPLACED, install::HOOK].iter().any(|name| {
         let path = dir.join(name);
-        !matches!(install::installed(&path), Ok(install::Installed::Link(_)))
+        !matches!(install::installed(&path), Ok(Installed::Link(_)))
             && std::fs::read_to_string(path)
                 .is_ok_and(|t| t.contains("git lfs pre-push") || t.contains("git-lfs pre-push"))
     });

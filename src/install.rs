@@ -89,6 +89,95 @@ pub fn installed(hook: &Path) -> Result<Installed> {
     }
 }
 
+/// The binary `install` is running as.
+pub struct Binary {
+    /// Its canonical path.
+    pub exe: PathBuf,
+    /// The path a link should name: the one the user ran or finds on `PATH`, which outlives
+    /// an upgrade that moves the canonical file (Homebrew's Cellar, the Nix store).
+    pub link: PathBuf,
+    /// Whether its mode lets anyone write it (see `Form`).
+    pub writable: bool,
+}
+
+impl Binary {
+    /// This process's binary.
+    pub fn current() -> Result<Binary> {
+        let exe = std::env::current_exe()
+            .and_then(fs::canonicalize)
+            .context("finding our own binary")?;
+        let writable = fs::metadata(&exe)
+            .with_context(|| format!("reading {}", exe.display()))?
+            .permissions()
+            .mode()
+            & 0o222
+            != 0;
+        let invoked = std::env::args_os()
+            .next()
+            .map(PathBuf::from)
+            .filter(|p| p.components().count() > 1)
+            .and_then(|p| std::path::absolute(p).ok());
+        let on_path: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join(BINARY)).collect())
+            .unwrap_or_default();
+        let link = invoked
+            .into_iter()
+            .chain(on_path)
+            .find(|p| {
+                p.is_absolute() && p.file_name() == Some(OsStr::new(BINARY)) && links_to(p, &exe)
+            })
+            .unwrap_or_else(|| exe.clone());
+        Ok(Binary {
+            exe,
+            link,
+            writable,
+        })
+    }
+}
+
+/// What `install` writes at `<hooks>/pre-push`.
+#[derive(Debug, PartialEq)]
+pub enum Form {
+    /// A link to the binary: git runs it with no shell in between.
+    Link(PathBuf),
+    /// The shim's text, and why it is not a link.
+    Shim(Vec<u8>, Why),
+}
+
+/// Why the hook is the shim rather than a link.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Why {
+    /// A foreign hook is chained: the shim still runs it if our binary is gone.
+    Chains,
+    /// The hooks dir is in the work tree (maybe committed) or shared by other clones: the
+    /// shim also finds the binary on `PATH`.
+    Portable,
+    /// The binary is not named `git-dispatch`, which is how a link is known for ours.
+    Renamed,
+    /// The binary is writable: a tool that writes the hook (`git lfs update --force`, an
+    /// editor) would write through a link into the binary every clone runs.
+    Writable,
+}
+
+/// The form the hook takes in `dir` for `binary`; `chains` when a foreign hook runs first.
+pub fn form(repo: &Repo, dir: &Path, binary: &Binary, chains: bool) -> Form {
+    let why = if chains {
+        Some(Why::Chains)
+    } else if !repo.git_dirs_contain(dir) {
+        Some(Why::Portable)
+    } else if binary.exe.file_name() != Some(OsStr::new(BINARY)) {
+        Some(Why::Renamed)
+    } else if binary.writable {
+        Some(Why::Writable)
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Form::Shim(hook_text(&binary.exe).into_bytes(), why),
+        None => Form::Link(binary.link.clone()),
+    }
+}
+
 /// What `install` did, line by line.
 pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let dir = repo.hooks_dir()?;
@@ -103,9 +192,7 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
         );
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let exe = std::env::current_exe()
-        .and_then(fs::canonicalize)
-        .context("finding our own binary")?;
+    let binary = Binary::current()?;
     let hook = dir.join(HOOK);
     let displaced = dir.join(DISPLACED);
     let displaced_exists = fs::symlink_metadata(&displaced).is_ok();
@@ -113,16 +200,10 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let mut said = Vec::new();
 
     let chains = current == Installed::Foreign || displaced_exists;
-    // A hooks dir in the work tree may be committed, and a shared one serves other clones:
-    // there the shim, which also finds the binary on PATH, travels better than a link to
-    // this machine's binary. A link is only ever to a file named `git-dispatch`, which is
-    // how `installed` knows it for ours.
-    let portable = !repo.git_dirs_contain(&dir);
-    let named = exe.file_name() == Some(OsStr::new(BINARY));
-    let shim = (chains || portable || !named).then(|| hook_text(&exe).into_bytes());
-    let current_already = match (&current, &shim) {
-        (Installed::Link(target), None) => links_to(target, &exe),
-        (Installed::Shim(text), Some(want)) => text == want,
+    let form = form(repo, &dir, &binary, chains);
+    let current_already = match (&current, &form) {
+        (Installed::Link(target), Form::Link(want)) => target == want,
+        (Installed::Shim(text), Form::Shim(want, _)) => text == want,
         _ => false,
     };
     if current_already {
@@ -144,11 +225,19 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
             displaced.display()
         ));
     }
-    match shim {
-        Some(text) => write_executable(&hook, &text)?,
-        None => write_link(&hook, &exe)?,
+    match &form {
+        Form::Shim(text, _) => write_executable(&hook, text)?,
+        Form::Link(target) => write_link(&hook, target)?,
     }
     said.push(format!("installed the pre-push hook: {}", hook.display()));
+    if let Form::Shim(_, Why::Writable) = form {
+        said.push(format!(
+            "the hook is a small sh script, not a link to {}, because that binary is writable \
+             and a tool writing the hook would write into it; `chmod a-w` it (./install.sh does) \
+             and install again for the faster link",
+            binary.exe.display()
+        ));
+    }
     Ok(said)
 }
 

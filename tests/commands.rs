@@ -454,3 +454,32 @@ fn drop_of_an_unknown_id_fails() {
     let out = env.dispatch(&["drop", "no-such-entry"]);
     assert!(!out.status.success(), "{}", show(&out));
 }
+
+#[test]
+fn a_closed_stdout_ends_each_report_quietly() {
+    // `git dispatch doctor | head -1`: stdout's reader is gone before anything is written.
+    let (fake, env) = installed();
+    for args in [
+        &["doctor"][..],
+        &["list"],
+        &["status"],
+        &["send", "--dry-run"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = env.dispatch_cmd(args);
+        cmd.stdout(writer);
+
+        let out = run(&mut cmd);
+
+        let what = format!("git-dispatch {} | head -1", args.join(" "));
+        assert_exit(&out, 0, &what);
+        assert_eq!(stderr(&out), "", "{what} says nothing\n{}", show(&out));
+    }
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(sent.is_empty(), "{}", fake.describe());
+}

@@ -485,3 +485,116 @@ fn git_dispatch_0_skips_the_binary_git_dispatch_bin_names_too() {
     assert!(entries(&env.status_json()).is_empty());
     assert!(fake.requests().is_empty());
 }
+
+/// `cp` of the built binary to `dir/git-dispatch` with `mode`.
+fn copy_binary(dir: &Path, mode_bits: u32) -> std::path::PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let copy = dir.join("git-dispatch");
+    // cp, not fs::copy: see install_with_vanished_copy.
+    let status = std::process::Command::new("cp")
+        .arg(built_bin())
+        .arg(&copy)
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy the binary");
+    set_mode(&copy, mode_bits);
+    copy
+}
+
+#[test]
+fn a_writable_binary_gets_the_shim_so_a_tool_writing_the_hook_cannot_reach_it() {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    let copy = copy_binary(&env.root.join("cargo-bin"), 0o755);
+    let original = fs::read(&copy).unwrap();
+    let hook = env.hook_path();
+
+    let out = expect_success(&mut env.program_cmd(&copy, &env.clone, &["install"]));
+
+    assert!(!hook.is_symlink(), "a writable binary is never linked");
+    assert!(
+        fs::read_to_string(&hook)
+            .unwrap()
+            .contains("# installed by git-dispatch"),
+        "the shim"
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains("is writable") && said.contains("`chmod a-w` it"),
+        "install says why and how to get the link\n{}",
+        show(&out)
+    );
+    // What `git lfs update --force` does: write its own hook over ours.
+    fs::write(&hook, "#!/bin/sh\ngit lfs pre-push \"$@\"\n").unwrap();
+    assert!(
+        fs::read(&copy).unwrap() == original,
+        "the binary is untouched"
+    );
+
+    // Read-only, the same binary gets the link; made writable again, doctor says so.
+    fs::remove_file(&hook).unwrap();
+    set_mode(&copy, 0o555);
+    expect_success(&mut env.program_cmd(&copy, &env.clone, &["install"]));
+    assert_eq!(fs::read_link(&hook).ok(), Some(copy.clone()), "a link now");
+    set_mode(&copy, 0o755);
+    let doctor = run(&mut env.program_cmd(&copy, &env.clone, &["doctor"]));
+    assert_exit(&doctor, 1, "doctor with a link to a writable binary");
+    let report = stdout(&doctor);
+    assert!(
+        report.contains("which is writable") && report.contains("`chmod a-w` it"),
+        "{}",
+        show(&doctor)
+    );
+    // And install takes the link back to the shim.
+    expect_success(&mut env.program_cmd(&copy, &env.clone, &["install"]));
+    assert!(
+        !hook.is_symlink(),
+        "install replaced the link with the shim"
+    );
+}
+
+#[test]
+fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatching() {
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::with_fake(&fake);
+    // Homebrew's layout: PREFIX/bin/git-dispatch links into a versioned Cellar directory
+    // that an upgrade replaces.
+    let cellar = env.root.join("brew/Cellar/git-dispatch");
+    let old = copy_binary(&cellar.join("1.0/bin"), 0o555);
+    let brew_bin = env.root.join("brew/bin");
+    fs::create_dir_all(&brew_bin).unwrap();
+    let on_path = brew_bin.join("git-dispatch");
+    std::os::unix::fs::symlink(&old, &on_path).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(brew_bin.clone()).chain(std::env::split_paths(&env.path_without_binary())),
+    )
+    .unwrap();
+    env.set_var("PATH", &path);
+    // Run as git runs it: by name, found on PATH.
+    let mut install = env.program_cmd(Path::new("git-dispatch"), &env.clone, &["install"]);
+    expect_success(&mut install);
+    assert_eq!(
+        fs::read_link(env.hook_path()).ok(),
+        Some(on_path.clone()),
+        "the hook links the path on PATH, not the Cellar file it resolves to"
+    );
+    let mut doctor = env.program_cmd(Path::new("git-dispatch"), &env.clone, &["doctor"]);
+    let report = stdout(&run(&mut doctor));
+    assert!(
+        report.contains("ok   hook installed and current"),
+        "{report}"
+    );
+
+    let new = copy_binary(&cellar.join("1.1/bin"), 0o555);
+    fs::remove_file(&on_path).unwrap();
+    std::os::unix::fs::symlink(&new, &on_path).unwrap();
+    fs::remove_dir_all(cellar.join("1.0")).unwrap();
+    env.dispatch_ok(&["add", "owner/site"]);
+    let before = env.rev(&env.remote, "refs/heads/main");
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    let out = env.push_ok(&["origin", "main"]);
+
+    assert_push_output(&out);
+    expect_one_dispatch(&env, &fake, &before, &sha);
+}

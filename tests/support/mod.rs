@@ -21,7 +21,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -40,9 +40,60 @@ pub const ACCEPT: &str = "application/vnd.github+json";
 /// GitHub's limit on the body of a dispatch.
 pub const MAX_BODY: usize = 65536;
 
-/// The binary under test.
+/// The binary under test as `./install.sh` installs it: a read-only copy named
+/// `git-dispatch`, so `install` links the hook to it (it never links a writable binary).
 pub fn bin() -> PathBuf {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(read_only_copy).clone()
+}
+
+/// The binary as cargo built it: writable, as `cargo install` leaves it.
+pub fn built_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_git-dispatch"))
+}
+
+/// One copy per build, shared by the test binaries: its directory is named by the built
+/// binary's size and mtime, filled under a temporary name and renamed into place.
+fn read_only_copy() -> PathBuf {
+    let built = built_bin();
+    let meta = fs::metadata(&built).expect("stat the built binary");
+    let stamp = meta
+        .modified()
+        .expect("mtime")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("mtime after 1970")
+        .as_nanos();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let name = format!("bin-{}-{stamp}", meta.len());
+    let dir = root.join(&name);
+    let copy = dir.join("git-dispatch");
+    if !copy.is_file() {
+        let staging = root.join(format!("{name}.{}.tmp", std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).expect("create the binary's staging dir");
+        // cp in a child, not fs::copy: a write handle held in this multi-threaded process
+        // can leak into another test's fork and make exec fail with ETXTBSY.
+        let status = Command::new("cp")
+            .arg(&built)
+            .arg(staging.join("git-dispatch"))
+            .status()
+            .expect("run cp");
+        assert!(status.success(), "copy the binary");
+        set_mode(&staging.join("git-dispatch"), 0o555);
+        // Another test binary may have won the race; its copy is as good.
+        if fs::rename(&staging, &dir).is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        assert!(copy.is_file(), "{} after the copy", copy.display());
+    }
+    // Copies of older builds.
+    for entry in fs::read_dir(root).into_iter().flatten().flatten() {
+        let other = entry.file_name().to_string_lossy().into_owned();
+        if other.starts_with("bin-") && other != name && !other.ends_with(".tmp") {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    copy
 }
 
 /// The `User-Agent` the binary must send.
