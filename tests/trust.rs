@@ -198,3 +198,59 @@ fn an_untrusted_server_gets_nothing_and_the_push_waits_for_the_fix() {
     env.dispatch_ok(&["retry"]);
     expect_one_dispatch(&env, &fake, &before, &sha);
 }
+
+#[test]
+fn a_certificate_for_another_name_is_refused_and_the_error_says_so() {
+    // The test certificate names only IP 127.0.0.1; `localhost` reaches the same server.
+    let (fake, front, mut env) = setup(Some(&fixture("ca.pem")), None);
+    env.set_api_url(Some(&format!("https://localhost:{}", front.port)));
+
+    let out = env.dispatch(&["send"]);
+
+    assert_exit(
+        &out,
+        1,
+        "send to a server whose certificate names another host",
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains("certificate was refused (NotValidForName)")
+            && said.contains("check dispatch.apiUrl"),
+        "{}",
+        show(&out)
+    );
+    assert_no_token(&out, TOKEN, "send to the wrong name");
+    assert!(fake.requests().is_empty(), "{}", fake.describe());
+    assert!(front.refused.load(Ordering::SeqCst) >= 1);
+}
+
+#[test]
+fn without_ssl_cert_variables_the_system_store_is_read_and_a_private_ca_is_refused() {
+    // Nothing names our test CA, so the system's own store decides: it lacks that CA.
+    let (fake, front, env) = setup(None, None);
+
+    let out = env.dispatch(&["send"]);
+
+    assert_exit(&out, 1, "send with only the system trust store");
+    let said = stderr(&out);
+    let system_bundle = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ]
+    .iter()
+    .any(|p| Path::new(p).is_file());
+    let expected = if system_bundle {
+        "certificate was refused (UnknownIssuer)"
+    } else {
+        "no usable CA certificates in the system trust store"
+    };
+    assert!(
+        said.contains(expected) && said.contains("SSL_CERT_FILE"),
+        "expected {expected:?} and the fix\n{}",
+        show(&out)
+    );
+    assert!(fake.requests().is_empty(), "{}", fake.describe());
+    assert!(front.refused.load(Ordering::SeqCst) >= 1);
+}
