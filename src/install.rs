@@ -2,13 +2,15 @@
 //!
 //! The hook takes one of two forms. In the clone's own git dir with nothing else to run, it
 //! is a symbolic link to the binary: git runs us directly, with no shell in between (half a
-//! millisecond on every push, bench/). Beside a chained foreign `pre-push`, or in a hooks
-//! directory in the work tree (which may be committed) or shared outside the repository, it
-//! is a small `sh` shim (`hooks/pre-push`, embedded) that finds the binary by
-//! `GIT_DISPATCH_BIN`, `PATH` or its install path, and still runs the foreign hook when the
-//! binary is gone: git-lfs's upload must not depend on us. Either way the binary's parent is
-//! `git push` itself, which the waiter then waits for. A foreign `pre-push` is moved aside,
-//! run first by the binary, and restored by `uninstall`.
+//! millisecond on every push, bench/). The binary must then be one this user cannot write,
+//! or a tool writing the hook would write into it. Otherwise (a writable binary, a chained
+//! foreign `pre-push`, a hooks directory in the work tree, which may be committed, or
+//! shared outside the repository) the hook is a small `sh` shim (`hooks/pre-push`,
+//! embedded) that finds the binary by `GIT_DISPATCH_BIN`, `PATH` or its install path, and
+//! still runs the foreign hook when the binary is gone: git-lfs's upload must not depend on
+//! us. Either way the binary's parent is `git push` itself, which the waiter then waits
+//! for. A foreign `pre-push` is moved aside, run first by the binary, and restored by
+//! `uninstall`.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -96,7 +98,7 @@ pub struct Binary {
     /// The path a link should name: the one the user ran or finds on `PATH`, which outlives
     /// an upgrade that moves the canonical file (Homebrew's Cellar, the Nix store).
     pub link: PathBuf,
-    /// Whether its mode lets anyone write it (see `Form`).
+    /// Whether this user could write it (see `Why::Writable`).
     pub writable: bool,
 }
 
@@ -106,12 +108,13 @@ impl Binary {
         let exe = std::env::current_exe()
             .and_then(fs::canonicalize)
             .context("finding our own binary")?;
-        let writable = fs::metadata(&exe)
+        let mode = fs::metadata(&exe)
             .with_context(|| format!("reading {}", exe.display()))?
             .permissions()
-            .mode()
-            & 0o222
-            != 0;
+            .mode();
+        // A distribution's 0755 root-owned binary is safe to link for everyone but root;
+        // root passes access(2) even for 0555, so the mode bits decide there.
+        let writable = mode & 0o222 != 0 && can_write(&exe);
         let invoked = std::env::args_os()
             .next()
             .map(PathBuf::from)
@@ -318,6 +321,16 @@ pub fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
             .map(|(p, _)| PathBuf::from(p))
     });
     Ok(written.filter(|p| runnable(p)))
+}
+
+/// Whether this user may open `path` for writing.
+fn can_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 /// Replaces `path` with a link to `target`, atomically.

@@ -598,3 +598,74 @@ fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatchi
     assert_push_output(&out);
     expect_one_dispatch(&env, &fake, &before, &sha);
 }
+
+#[test]
+fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
+    // A distribution's /usr/bin/git-dispatch: 0755, owned by root, run by another user.
+    // Needs root to make that user (nobody) and util-linux's setpriv to become it.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    let setpriv = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !root || !setpriv {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let top = tempfile::Builder::new()
+        .prefix("git-dispatch-nobody.")
+        .tempdir()
+        .unwrap();
+    let top = top.path().canonicalize().unwrap();
+    set_mode(&top, 0o755);
+    let binary = copy_binary(&top.join("bin"), 0o755);
+    set_mode(&top.join("bin"), 0o755);
+    let home = top.join("home");
+    fs::create_dir_all(&home).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["nobody"])
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(chown.success(), "chown nobody {}", home.display());
+    let as_nobody = |dir: &Path, args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        run(&mut cmd)
+    };
+    let init = as_nobody(&home, &["git", "init", "-q", "clone"]);
+    assert_exit(&init, 0, "git init as nobody");
+    let clone = home.join("clone");
+
+    let out = as_nobody(&clone, &[binary.to_str().unwrap(), "install"]);
+
+    assert_exit(&out, 0, "install as nobody");
+    let hook = clone.join(".git/hooks/pre-push");
+    assert_eq!(
+        fs::read_link(&hook).ok(),
+        Some(binary.clone()),
+        "{}",
+        show(&out)
+    );
+    let write = as_nobody(&clone, &["sh", "-c", "echo 'exit 0' > .git/hooks/pre-push"]);
+    assert_exit(&write, 2, "writing the hook as nobody");
+    assert!(
+        stderr(&write).contains("Permission denied"),
+        "{}",
+        show(&write)
+    );
+    assert!(
+        fs::read(&binary).unwrap() == fs::read(built_bin()).unwrap(),
+        "the binary is untouched"
+    );
+}
