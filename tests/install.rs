@@ -272,16 +272,7 @@ fn linked_worktree_push_dispatches() {
 /// shim), then delete the copy: the hook's link or the shim's absolute path points nowhere.
 fn install_with_vanished_copy(env: &TestEnv, chained: Option<&Path>) {
     let dir = env.root.join("bin-copy");
-    fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join("git-dispatch");
-    // Copy with cp, not fs::copy: a write handle held in this multi-threaded test process
-    // can leak into another test's fork and make exec fail with ETXTBSY.
-    let status = std::process::Command::new("cp")
-        .arg(bin())
-        .arg(&copy)
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the binary");
+    let copy = copy_binary(&dir.join("git-dispatch"), 0o555);
     if let Some(log) = chained {
         write_script(&env.hook_path(), &foreign_hook(log, 0));
     }
@@ -426,14 +417,7 @@ fn install_outside_a_repository_exits_2() {
 fn a_binary_under_another_name_installs_the_shim_and_stays_idempotent() {
     let fake = FakeGitHub::start();
     let env = TestEnv::with_fake(&fake);
-    let renamed = env.root.join("bin-renamed/gd");
-    fs::create_dir_all(renamed.parent().unwrap()).unwrap();
-    let status = std::process::Command::new("cp")
-        .arg(bin())
-        .arg(&renamed)
-        .status()
-        .expect("run cp");
-    assert!(status.success(), "copy the binary");
+    let renamed = copy_binary(&env.root.join("bin-renamed/gd"), 0o555);
     expect_success(&mut env.program_cmd(&renamed, &env.clone, &["install"]));
     let again = run(&mut env.program_cmd(&renamed, &env.clone, &["install"]));
     assert!(
@@ -486,26 +470,26 @@ fn git_dispatch_0_skips_the_binary_git_dispatch_bin_names_too() {
     assert!(fake.requests().is_empty());
 }
 
-/// `cp` of the built binary to `dir/git-dispatch` with `mode`.
-fn copy_binary(dir: &Path, mode_bits: u32) -> std::path::PathBuf {
-    fs::create_dir_all(dir).unwrap();
-    let copy = dir.join("git-dispatch");
-    // cp, not fs::copy: see install_with_vanished_copy.
+/// A copy of the built binary at `path`, with `mode_bits`.
+fn copy_binary(path: &Path, mode_bits: u32) -> std::path::PathBuf {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // cp, not fs::copy: a write handle held in this multi-threaded test process can leak
+    // into another test's fork and make exec fail with ETXTBSY.
     let status = std::process::Command::new("cp")
         .arg(built_bin())
-        .arg(&copy)
+        .arg(path)
         .status()
         .expect("run cp");
     assert!(status.success(), "copy the binary");
-    set_mode(&copy, mode_bits);
-    copy
+    set_mode(path, mode_bits);
+    path.to_path_buf()
 }
 
 #[test]
 fn a_writable_binary_gets_the_shim_so_a_tool_writing_the_hook_cannot_reach_it() {
     let fake = FakeGitHub::start();
     let env = TestEnv::with_fake(&fake);
-    let copy = copy_binary(&env.root.join("cargo-bin"), 0o755);
+    let copy = copy_binary(&env.root.join("cargo-bin/git-dispatch"), 0o755);
     let original = fs::read(&copy).unwrap();
     let hook = env.hook_path();
 
@@ -560,7 +544,7 @@ fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatchi
     // Homebrew's layout: PREFIX/bin/git-dispatch links into a versioned Cellar directory
     // that an upgrade replaces.
     let cellar = env.root.join("brew/Cellar/git-dispatch");
-    let old = copy_binary(&cellar.join("1.0/bin"), 0o555);
+    let old = copy_binary(&cellar.join("1.0/bin/git-dispatch"), 0o555);
     let brew_bin = env.root.join("brew/bin");
     fs::create_dir_all(&brew_bin).unwrap();
     let on_path = brew_bin.join("git-dispatch");
@@ -585,7 +569,7 @@ fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatchi
         "{report}"
     );
 
-    let new = copy_binary(&cellar.join("1.1/bin"), 0o555);
+    let new = copy_binary(&cellar.join("1.1/bin/git-dispatch"), 0o555);
     fs::remove_file(&on_path).unwrap();
     std::os::unix::fs::symlink(&new, &on_path).unwrap();
     fs::remove_dir_all(cellar.join("1.0")).unwrap();
@@ -621,7 +605,7 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
         .unwrap();
     let top = top.path().canonicalize().unwrap();
     set_mode(&top, 0o755);
-    let binary = copy_binary(&top.join("bin"), 0o755);
+    let binary = copy_binary(&top.join("bin/git-dispatch"), 0o755);
     set_mode(&top.join("bin"), 0o755);
     let home = top.join("home");
     fs::create_dir_all(&home).unwrap();
