@@ -88,20 +88,17 @@ fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
     let hook = dir.join(install::HOOK);
     let chains = std::fs::symlink_metadata(dir.join(install::DISPLACED)).is_ok();
     let exe = &binary.exe;
-    match (install::installed(&hook)?, install::form(repo, &dir, binary, chains)) {
-        (Installed::Link(target), Form::Link(_)) if install::links_to(&target, exe) => {
-            report.ok(format!(
-                "hook installed and current: {} (a link to this binary)",
-                hook.display()
-            ))
-        }
+    let form = install::form(repo, &dir, binary, chains);
+    match (install::installed(&hook)?, form) {
         (Installed::Link(target), _) if !install::runnable(&target) => report.fail(format!(
             "hook {} links to {}, which is gone, so git skips it and no push sends a dispatch; \
              run `git dispatch install`",
             hook.display(),
             target.display()
         )),
-        (Installed::Link(target), Form::Shim(_, Why::Writable)) if install::links_to(&target, exe) => {
+        (Installed::Link(target), Form::Shim(_, Why::Writable))
+            if install::links_to(&target, exe) =>
+        {
             report.fail(format!(
                 "hook {} links to {}, which is writable: a tool that writes the hook would write \
                  into the binary; `chmod a-w` it, or run `git dispatch install` for the shim",
@@ -109,8 +106,18 @@ fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
                 exe.display()
             ))
         }
-        (Installed::Shim(text), Form::Shim(want, _)) if text == want => {
-            report.ok(format!("hook installed and current: {}", hook.display()))
+        // A link runs this binary, which runs any displaced hook itself.
+        (Installed::Link(target), _) if install::links_to(&target, exe) => report.ok(format!(
+            "hook installed and current: {} (a link to this binary)",
+            hook.display()
+        )),
+        (Installed::Shim(text), form) if text == install::hook_text(exe).as_bytes() => {
+            let faster = if matches!(form, Form::Link(_)) {
+                "; `git dispatch install` would make it a faster link"
+            } else {
+                ""
+            };
+            report.ok(format!("hook installed and current: {}{faster}", hook.display()))
         }
         (Installed::Link(_) | Installed::Shim(_), _) => report.fail(format!(
             "hook {} is not what `git dispatch install` writes now (another version, binary or \

@@ -119,7 +119,12 @@ impl Binary {
             .next()
             .map(PathBuf::from)
             .filter(|p| p.components().count() > 1)
-            .and_then(|p| std::path::absolute(p).ok());
+            .and_then(|p| {
+                // The directory resolved (no `..` left to dangle), the name kept (a link
+                // such as Homebrew's bin/git-dispatch is the stable name).
+                let name = p.file_name()?.to_owned();
+                Some(fs::canonicalize(p.parent()?).ok()?.join(name))
+            });
         let on_path: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).map(|d| d.join(BINARY)).collect())
             .unwrap_or_default();
@@ -205,7 +210,13 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
     let chains = current == Installed::Foreign || displaced_exists;
     let form = form(repo, &dir, &binary, chains);
     let current_already = match (&current, &form) {
-        (Installed::Link(target), Form::Link(want)) => target == want,
+        // Another spelling of the same binary is current too, except the canonical file
+        // where a stable name now exists.
+        (Installed::Link(target), Form::Link(want)) => {
+            target == want
+                || (links_to(target, &binary.exe)
+                    && !(*target == binary.exe && *want != binary.exe))
+        }
         (Installed::Shim(text), Form::Shim(want, _)) => text == want,
         _ => false,
     };

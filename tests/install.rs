@@ -508,6 +508,16 @@ fn a_writable_binary_gets_the_shim_so_a_tool_writing_the_hook_cannot_reach_it() 
         "install says why and how to get the link\n{}",
         show(&out)
     );
+    // Made read-only since, the shim still works: doctor says so, and how to get the link.
+    set_mode(&copy, 0o555);
+    let doctor = run(&mut env.program_cmd(&copy, &env.clone, &["doctor"]));
+    assert!(
+        stdout(&doctor).contains("ok   hook installed and current")
+            && stdout(&doctor).contains("would make it a faster link"),
+        "{}",
+        show(&doctor)
+    );
+    set_mode(&copy, 0o755);
     // What `git lfs update --force` does: write its own hook over ours.
     fs::write(&hook, "#!/bin/sh\ngit lfs pre-push \"$@\"\n").unwrap();
     assert!(
@@ -617,7 +627,7 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
     assert!(chown.success(), "chown nobody {}", home.display());
     let as_nobody = |dir: &Path, args: &[&str]| {
         let mut cmd = std::process::Command::new("setpriv");
-        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        cmd.args(["--reuid=nobody", "--regid=65534", "--clear-groups", "--"])
             .args(args)
             .current_dir(dir)
             .env_clear()
@@ -642,7 +652,11 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
         show(&out)
     );
     let write = as_nobody(&clone, &["sh", "-c", "echo 'exit 0' > .git/hooks/pre-push"]);
-    assert_exit(&write, 2, "writing the hook as nobody");
+    assert!(
+        !write.status.success(),
+        "writing the hook as nobody\n{}",
+        show(&write)
+    );
     assert!(
         stderr(&write).contains("Permission denied"),
         "{}",
@@ -652,4 +666,29 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
         fs::read(&binary).unwrap() == fs::read(built_bin()).unwrap(),
         "the binary is untouched"
     );
+}
+
+#[test]
+fn a_relative_path_links_the_resolved_directory_and_every_spelling_is_idempotent() {
+    let env = TestEnv::new();
+    let copy = copy_binary(&env.root.join("tools/bin/git-dispatch"), 0o555);
+    std::os::unix::fs::symlink(env.root.join("tools/bin"), env.root.join("binlink")).unwrap();
+    let sub = env.clone.join("sub");
+    fs::create_dir_all(&sub).unwrap();
+
+    // From clone/sub, `../../tools/bin/git-dispatch`: no `..` may stay in the link.
+    let relative = Path::new("../../tools/bin/git-dispatch");
+    expect_success(&mut env.program_cmd(relative, &sub, &["install"]));
+    assert_eq!(fs::read_link(env.hook_path()).ok(), Some(copy.clone()));
+    fs::remove_dir(&sub).unwrap();
+
+    // The same binary through a symlinked directory: already installed, link unchanged.
+    let other = env.root.join("binlink/git-dispatch");
+    let again = run(&mut env.program_cmd(&other, &env.clone, &["install"]));
+    assert!(
+        stderr(&again).contains("hook already installed"),
+        "{}",
+        show(&again)
+    );
+    assert_eq!(fs::read_link(env.hook_path()).ok(), Some(copy));
 }

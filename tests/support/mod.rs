@@ -64,7 +64,15 @@ fn read_only_copy() -> PathBuf {
         .expect("mtime after 1970")
         .as_nanos();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let name = format!("bin-{}-{stamp}", meta.len());
+    // The profile (`debug`, `release`) in the name, so concurrent runs of two profiles
+    // never prune each other's copy.
+    let profile = built
+        .parent()
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!("bin-{profile}-");
+    let name = format!("{prefix}{}-{stamp}", meta.len());
     let dir = root.join(&name);
     let copy = dir.join("git-dispatch");
     if !copy.is_file() {
@@ -86,10 +94,16 @@ fn read_only_copy() -> PathBuf {
         }
         assert!(copy.is_file(), "{} after the copy", copy.display());
     }
-    // Copies of older builds.
+    // Copies of older builds, and staging dirs a killed run left over an hour ago.
+    let stale = |e: &fs::DirEntry| {
+        e.metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > Duration::from_secs(3600)))
+    };
     for entry in fs::read_dir(root).into_iter().flatten().flatten() {
         let other = entry.file_name().to_string_lossy().into_owned();
-        if other.starts_with("bin-") && other != name && !other.ends_with(".tmp") {
+        let staging = other.ends_with(".tmp");
+        if other.starts_with(&prefix) && other != name && (!staging || stale(&entry)) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
