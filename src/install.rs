@@ -244,6 +244,14 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
         Form::Link(target) => write_link(&hook, target)?,
     }
     said.push(format!("installed the pre-push hook: {}", hook.display()));
+    // SAFETY: geteuid has no preconditions.
+    if matches!(form, Form::Link(_)) && unsafe { libc::geteuid() } == 0 {
+        said.push(format!(
+            "as root you can write even the read-only {}, so a tool that writes the hook \
+             could write into it; `chmod u+w` it and install again for the sh shim",
+            binary.exe.display()
+        ));
+    }
     if let Form::Shim(_, Why::Writable) = form {
         said.push(format!(
             "the hook is a small sh script, not a link to {}, because that binary is writable \

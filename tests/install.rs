@@ -42,6 +42,16 @@ fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
 
     let target = fs::read_link(&hook)
         .unwrap_or_else(|e| panic!("with nothing to chain the hook is a link: {e}"));
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    assert_eq!(
+        stderr(&out).contains("as root you can write even the read-only"),
+        root,
+        "root is told the link does not protect the binary from it\n{}",
+        show(&out)
+    );
     assert_eq!(
         target,
         fs::canonicalize(bin()).unwrap(),
