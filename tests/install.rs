@@ -42,10 +42,7 @@ fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
 
     let target = fs::read_link(&hook)
         .unwrap_or_else(|e| panic!("with nothing to chain the hook is a link: {e}"));
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
+    let root = running_as_root();
     assert_eq!(
         stderr(&out).contains("as root you can write even the read-only"),
         root,
@@ -375,6 +372,20 @@ fn shim_finds_the_binary_on_path() {
     assert_eq!(got[0].body["client_payload"]["sha"], sha.as_str());
 }
 
+/// Sets `GIT_DISPATCH_BIN` to a script that logs its arguments, then runs `then`; returns
+/// the log's path.
+fn logging_git_dispatch_bin(env: &mut TestEnv, then: &str) -> std::path::PathBuf {
+    let ran = env.root.join("wrapper.log");
+    let wrapper = env.root.join("wrapper/git-dispatch");
+    let log = sh_quote(ran.to_str().unwrap());
+    write_script(
+        &wrapper,
+        &format!("#!/bin/sh\necho \"$*\" >> {log}\n{then}\n"),
+    );
+    env.set_var("GIT_DISPATCH_BIN", &wrapper);
+    ran
+}
+
 #[test]
 fn the_linked_binary_hands_the_push_to_git_dispatch_bin() {
     let fake = FakeGitHub::start();
@@ -382,18 +393,8 @@ fn the_linked_binary_hands_the_push_to_git_dispatch_bin() {
     env.install();
     env.dispatch_ok(&["add", "owner/site"]);
     // A wrapper that notes it ran, then runs the real binary: proof the handover happened.
-    let ran = env.root.join("wrapper.log");
-    let wrapper = env.root.join("wrapper/git-dispatch");
-    fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
-    write_script(
-        &wrapper,
-        &format!(
-            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
-            sh_quote(ran.to_str().unwrap()),
-            sh_quote(bin().to_str().unwrap())
-        ),
-    );
-    env.set_var("GIT_DISPATCH_BIN", &wrapper);
+    let exec = format!("exec {} \"$@\"", sh_quote(bin().to_str().unwrap()));
+    let ran = logging_git_dispatch_bin(&mut env, &exec);
     let url = env.git_stdout(&env.clone, &["config", "remote.origin.url"]);
     let before = env.rev(&env.remote, "refs/heads/main");
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
@@ -444,13 +445,7 @@ fn a_binary_under_another_name_installs_the_shim_and_stays_idempotent() {
         .join("pre-push.before-git-dispatch")
         .exists());
     env.dispatch_ok(&["add", "owner/site"]);
-    let before = env.rev(&env.remote, "refs/heads/main");
-    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
-
-    let out = env.push_ok(&["origin", "main"]);
-
-    assert_push_output(&out);
-    expect_one_dispatch(&env, &fake, &before, &sha);
+    push_a_post_and_expect_one_dispatch(&env, &fake);
 }
 
 #[test]
@@ -459,25 +454,22 @@ fn git_dispatch_0_skips_the_binary_git_dispatch_bin_names_too() {
     let mut env = TestEnv::with_fake(&fake);
     env.install();
     env.dispatch_ok(&["add", "owner/site"]);
-    let ran = env.root.join("wrapper.log");
-    let wrapper = env.root.join("wrapper/git-dispatch");
-    fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
-    write_script(
-        &wrapper,
-        &format!(
-            "#!/bin/sh\necho ran >> {}\n",
-            sh_quote(ran.to_str().unwrap())
-        ),
-    );
-    env.set_var("GIT_DISPATCH_BIN", &wrapper);
+    let ran = logging_git_dispatch_bin(&mut env, "");
     env.set_var("GIT_DISPATCH", "0");
     env.commit(&env.clone, "post.md", "hello\n", "post");
 
     env.push_ok(&["origin", "main"]);
 
-    assert!(!ran.exists(), "GIT_DISPATCH=0 ran {}", wrapper.display());
+    assert!(!ran.exists(), "GIT_DISPATCH=0 ran GIT_DISPATCH_BIN");
     assert!(entries(&env.status_json()).is_empty());
     assert!(fake.requests().is_empty());
+}
+
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
 }
 
 /// A copy of the built binary at `path`, with `mode_bits`.
@@ -594,23 +586,14 @@ fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatchi
     std::os::unix::fs::symlink(&new, &on_path).unwrap();
     fs::remove_dir_all(cellar.join("1.0")).unwrap();
     env.dispatch_ok(&["add", "owner/site"]);
-    let before = env.rev(&env.remote, "refs/heads/main");
-    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
-
-    let out = env.push_ok(&["origin", "main"]);
-
-    assert_push_output(&out);
-    expect_one_dispatch(&env, &fake, &before, &sha);
+    push_a_post_and_expect_one_dispatch(&env, &fake);
 }
 
 #[test]
 fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
     // A distribution's /usr/bin/git-dispatch: 0755, owned by root, run by another user.
     // Needs root to make that user (nobody) and util-linux's setpriv to become it.
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n");
+    let root = running_as_root();
     let setpriv = std::process::Command::new("setpriv")
         .arg("--version")
         .output()

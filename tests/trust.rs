@@ -157,13 +157,7 @@ fn a_ca_only_in_the_certificate_directory_is_found_after_the_bundle() {
 #[test]
 fn a_push_over_https_is_delivered_by_the_waiter() {
     let (fake, _front, env) = setup(Some(&fixture("ca.pem")), None);
-    let before = env.rev(&env.remote, "refs/heads/main");
-    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
-
-    let out = env.push_ok(&["origin", "main"]);
-
-    assert_push_output(&out);
-    expect_one_dispatch(&env, &fake, &before, &sha);
+    push_a_post_and_expect_one_dispatch(&env, &fake);
 }
 
 #[test]

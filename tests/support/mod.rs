@@ -1483,6 +1483,18 @@ pub fn assert_dispatch(d: &Dispatch, repo: &str, ref_: &str, before: &str, sha: 
     assert_headers(&d.request);
 }
 
+/// Commit `post.md` in the clone, push it to `main`, and expect the push untouched and
+/// exactly one dispatch of it.
+pub fn push_a_post_and_expect_one_dispatch(env: &TestEnv, fake: &FakeGitHub) {
+    let before = env.rev(&env.remote, "refs/heads/main");
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    let out = env.push_ok(&["origin", "main"]);
+
+    assert_push_output(&out);
+    expect_one_dispatch(env, fake, &before, &sha);
+}
+
 /// After a push of `sha` over `before` to main: exactly one dispatch to owner/site, and
 /// nothing left pending.
 pub fn expect_one_dispatch(env: &TestEnv, fake: &FakeGitHub, before: &str, sha: &str) {
