@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::token::ENV_TOKEN;
+use crate::env;
 
 /// Runs `command` to completion within `timeout` (killed past it), stdin closed, stdout and
 /// stderr captured, and `GIT_DISPATCH_TOKEN` removed: only the waiter inherits the token.
@@ -16,7 +16,7 @@ use crate::token::ENV_TOKEN;
 pub fn output_within(command: &mut Command, timeout: Duration, what: &str) -> Result<Output> {
     let deadline = Instant::now() + timeout;
     let mut child = command
-        .env_remove(ENV_TOKEN)
+        .env_remove(env::TOKEN)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -143,7 +143,7 @@ mod tests {
         let mut command = Command::new("sh");
         command
             .args(["-c", "echo \"${GIT_DISPATCH_TOKEN:-unset}\""])
-            .env(ENV_TOKEN, "secret");
+            .env(env::TOKEN, "secret");
         let out = output_within(&mut command, Duration::from_secs(5), "sh").unwrap();
         assert_eq!(out.stdout, b"unset\n");
     }

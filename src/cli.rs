@@ -22,7 +22,7 @@ Examples:
   git dispatch send --dry-run          show the request, send nothing
   git dispatch status                  what is pending, failed and delivered";
 
-/// The subcommands; see DESIGN.md's interface section.
+/// The subcommands; doc/DESIGN.md, "Interface and exit codes", has the contract.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install the pre-push hook into this clone (idempotent; keeps a foreign hook).

@@ -13,10 +13,9 @@ use gix::bstr::ByteSlice;
 use gix::config::Source;
 use serde_json::{Map, Value};
 
+use crate::env;
 use crate::repo::Repo;
-
-/// The committed file of shared targets, at the top of the work tree.
-pub const SHARED_FILE: &str = ".gitdispatch";
+use crate::shared::{self, SHARED_FILE};
 
 /// `dispatch.<name>.remote`: which remote's pushes count.
 pub const DEFAULT_REMOTE: &str = "origin";
@@ -38,13 +37,6 @@ pub const MAX_PAYLOAD_KEYS: usize = 10;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The fields we put in `client_payload` ourselves.
 pub const OWN_PAYLOAD_KEYS: [&str; 4] = ["ref", "sha", "before", "repository"];
-
-/// `dispatch.trusted` (the clone's own config): the blob id of the `.gitdispatch` the user
-/// last accepted with `git dispatch trust`. A changed file's targets are not used until then.
-pub const TRUST_KEY: &str = "dispatch.trusted";
-
-/// Overrides `dispatch.apiUrl`; the one way for tests to reach a loopback fake.
-pub const ENV_API_URL: &str = "GIT_DISPATCH_API_URL";
 
 /// When the dispatch is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,8 +173,8 @@ impl Config {
         let mut warnings = Vec::new();
 
         let mut raw: Vec<RawTarget> = Vec::new();
-        if let Some((path, id)) = shared_file(repo)? {
-            let trusted = trusted_id(file);
+        if let Some((path, id)) = shared::find(repo)? {
+            let trusted = shared::trusted_id(file);
             if trusted.as_deref() == Some(id.as_str()) {
                 read_shared(&path, &mut raw, &mut warnings);
             } else {
@@ -223,45 +215,6 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
-}
-
-/// `dispatch.trusted` from the clone's own config only (a global value must not vouch).
-fn trusted_id(file: &gix::config::File) -> Option<String> {
-    file.sections_by_name("dispatch")
-        .into_iter()
-        .flatten()
-        .filter(|s| s.header().subsection_name().is_none())
-        .filter(|s| matches!(s.meta().source, Source::Local | Source::Worktree))
-        .filter_map(|s| {
-            s.body()
-                .values("trusted")
-                .last()
-                .map(|v| v.to_str_lossy().into_owned())
-        })
-        .last()
-}
-
-/// Whether the `.gitdispatch` as it is now is trusted (no file: nothing to distrust).
-pub fn shared_is_trusted(repo: &Repo) -> Result<bool> {
-    Ok(match shared_file(repo)? {
-        Some((_, id)) => trusted_id(repo.config().plumbing()).as_deref() == Some(id.as_str()),
-        None => true,
-    })
-}
-
-/// The committed `.gitdispatch`, if there is one, with the blob id of its content.
-pub fn shared_file(repo: &Repo) -> Result<Option<(PathBuf, String)>> {
-    let Some(path) = repo.workdir().map(|w| w.join(SHARED_FILE)) else {
-        return Ok(None);
-    };
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-    };
-    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &bytes)
-        .with_context(|| format!("hashing {}", path.display()))?;
-    Ok(Some((path, id.to_string())))
 }
 
 /// One target's keys as found, before validation.
@@ -479,10 +432,10 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         },
         None => Sourced::default(false),
     };
-    let api_url = match std::env::var(ENV_API_URL) {
+    let api_url = match std::env::var(env::API_URL) {
         Ok(url) if !url.is_empty() => Sourced {
             value: url,
-            origin: Origin::Env(ENV_API_URL),
+            origin: Origin::Env(env::API_URL),
         },
         _ => find("apiUrl").unwrap_or_else(|| Sourced::default(DEFAULT_API_URL.into())),
     };
@@ -530,6 +483,70 @@ fn parse_bool(value: &str) -> Option<bool> {
         "false" | "no" | "off" | "0" => Some(false),
         _ => None,
     }
+}
+
+/// A branch as `--branch` and `dispatch.<name>.branch` take it: a short name like `main`,
+/// which git would accept as `refs/heads/<name>`.
+pub fn validate_branch(branch: &str) -> Result<()> {
+    if branch.starts_with("refs/") {
+        let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        bail!("branch {branch:?} should be a branch name like {short:?}, without refs/heads/");
+    }
+    let bad_char = branch
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    let ok = !branch.is_empty()
+        && !bad_char
+        && !branch.starts_with(['-', '/', '.'])
+        && !branch.ends_with(['/', '.'])
+        && !branch.ends_with(".lock")
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && !branch.contains("@{")
+        && branch != "@";
+    if !ok {
+        bail!("branch {branch:?} is not a valid branch name; give one like main");
+    }
+    Ok(())
+}
+
+/// `git config --file <file> <args…>`: git writes config (locking, quoting) as it does for
+/// itself, so ours never differs from what `git config` would have written.
+pub fn write(file: &Path, args: &[&str]) -> Result<()> {
+    let mut command = std::process::Command::new("git");
+    command.arg("config").arg("--file").arg(file).args(args);
+    let output = crate::child::output_within(
+        &mut command,
+        std::time::Duration::from_secs(30),
+        "git config",
+    )?;
+    if !output.status.success() {
+        bail!(
+            "git config {} failed: {}",
+            args.join(" "),
+            crate::child::first_error_line(&output)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `file` has a `[dispatch "<name>"]` section.
+pub fn has_target(file: &Path, name: &str) -> Result<bool> {
+    if !file.exists() {
+        return Ok(false);
+    }
+    let parsed = gix::config::File::from_path_no_includes(file.to_path_buf(), Source::Local)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let found = parsed
+        .sections_by_name("dispatch")
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s.header()
+                .subsection_name()
+                .is_some_and(|n| n == name.as_bytes())
+        });
+    Ok(found)
 }
 
 /// A target name must be usable as a git config subsection and a file name.

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
+use crate::answer::{self, Failure, Verdict};
+use crate::api::{Api, Method};
 use crate::config::Settings;
-use crate::github::{self, Api, Method, Verdict};
+use crate::payload;
 use crate::store::{Delivery, Entry, State, Store};
 use crate::token;
 
@@ -132,7 +134,7 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
             .map(|entry| {
                 scope.spawn(move || {
                     let outcome = send_one(store, settings, entry);
-                    if outcome.verdict == Verdict::Delivered {
+                    if outcome.verdict.is_ok() {
                         let _ = store.record_delivery(delivery_of(&outcome));
                     }
                     outcome
@@ -147,19 +149,18 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
 fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
     let (verdict, run_url) = match request(store, settings, &entry) {
         Ok((verdict, run_url)) => (verdict, run_url),
-        Err(verdict) => (verdict, None),
+        Err(failure) => (Err(failure), None),
     };
     // Reasons are kept and shown: no URL credentials in them.
-    let verdict = match verdict {
-        Verdict::Later { reason, after } => Verdict::Later {
+    let verdict = verdict.map_err(|failure| match failure {
+        Failure::Later { reason, after } => Failure::Later {
             reason: crate::redact::line(&reason),
             after,
         },
-        Verdict::Refused { reason } => Verdict::Refused {
+        Failure::Refused { reason } => Failure::Refused {
             reason: crate::redact::line(&reason),
         },
-        delivered => delivered,
-    };
+    });
     Outcome {
         entry,
         verdict,
@@ -171,15 +172,12 @@ fn request(
     store: &Store,
     settings: &Settings,
     entry: &Entry,
-) -> Result<(Verdict, Option<String>), Verdict> {
-    let later = |reason: String| Verdict::Later {
-        reason,
-        after: None,
-    };
+) -> Result<(Verdict, Option<String>), Failure> {
     let api = Api::new(&settings.api_url.value, settings.timeout.value)
-        .map_err(|e| later(format!("{e:#}")))?;
+        .map_err(|e| Failure::later(format!("{e:#}")))?;
     let owner = entry.repository.split('/').next().unwrap_or_default();
-    let token = token::find(settings, api.host(), owner).map_err(|e| later(format!("{e:#}")))?;
+    let token =
+        token::find(settings, api.host(), owner).map_err(|e| Failure::later(format!("{e:#}")))?;
     let (url, body) = match &entry.workflow {
         None => (api.dispatch_url(&entry.repository), entry.body.clone()),
         Some(workflow) => {
@@ -198,13 +196,13 @@ fn request(
             };
             (
                 api.workflow_url(&entry.repository, workflow),
-                github::workflow_body(&git_ref, &entry.body),
+                payload::workflow_body(&git_ref, &entry.body),
             )
         }
     };
     let answer = api.send(Method::Post, &url, Some(&body), &token);
-    let run_url = answer.as_ref().ok().and_then(github::run_url);
-    Ok((github::judge(&answer, &entry.repository), run_url))
+    let run_url = answer.as_ref().ok().and_then(answer::Answer::run_url);
+    Ok((answer::judge(&answer, &entry.repository), run_url))
 }
 
 /// The URL and body `entry` would be sent with, without asking GitHub anything (a workflow
@@ -220,7 +218,7 @@ pub fn preview(store: &Store, api: &Api, entry: &Entry) -> (String, String) {
                 .unwrap_or_else(|| format!("<default branch of {}>", entry.repository));
             (
                 api.workflow_url(&entry.repository, workflow),
-                github::workflow_body(&git_ref, &entry.body),
+                payload::workflow_body(&git_ref, &entry.body),
             )
         }
     }
@@ -244,7 +242,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
     let now = crate::store::now();
     let entry = &outcome.entry;
     match &outcome.verdict {
-        Verdict::Delivered => {
+        Ok(()) => {
             // Forget first: after GitHub's 204 nothing is left to lose, and a history that
             // cannot be written must not make us send the push again.
             store.remove(&entry.id)?;
@@ -255,7 +253,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
                 outcome.run_url.as_deref().unwrap_or(&entry.repository),
             );
         }
-        Verdict::Later { reason, after } => {
+        Err(Failure::Later { reason, after }) => {
             let mut e = entry.clone();
             e.state = State::Confirmed;
             e.attempts += 1;
@@ -268,7 +266,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
             store.save(&e)?;
             store.log("retry-later", Some(&e), reason);
         }
-        Verdict::Refused { reason } => {
+        Err(Failure::Refused { reason }) => {
             let mut e = entry.clone();
             e.state = State::Failed;
             e.attempts += 1;
@@ -286,7 +284,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
 pub fn describe(outcome: &Outcome, kept: bool) -> String {
     let e = &outcome.entry;
     match &outcome.verdict {
-        Verdict::Delivered => {
+        Ok(()) => {
             let run = outcome
                 .run_url
                 .as_deref()
@@ -299,13 +297,14 @@ pub fn describe(outcome: &Outcome, kept: bool) -> String {
                 e.short_sha()
             )
         }
-        Verdict::Later { reason, .. } if kept => {
+        Err(Failure::Later { reason, .. }) if kept => {
             format!(
                 "dispatch to {} not sent yet, will retry: {reason}",
                 e.repository
             )
         }
-        Verdict::Later { reason, .. } | Verdict::Refused { reason } => {
+        Err(failure) => {
+            let reason = failure.reason();
             format!("dispatch to {} failed: {reason}", e.repository)
         }
     }

@@ -13,20 +13,15 @@ use serde_json::Value;
 
 use crate::config::{Config, Target, When};
 use crate::delivery::{self, Mode};
-use crate::github::{self, PushFacts, Verdict};
+use crate::env;
+use crate::filter::PathFilter;
 use crate::install;
-use crate::paths::PathFilter;
+use crate::payload::{self, PushFacts};
 use crate::push;
 use crate::repo::Repo;
 use crate::say;
 use crate::store::{Entry, State, Store};
-use crate::token::ENV_TOKEN;
 use crate::waiter;
-
-/// Skips git-dispatch once: `GIT_DISPATCH=0 git push`.
-pub const ENV_SKIP: &str = "GIT_DISPATCH";
-/// Set by the shim: the path git ran the hook by (`$0`).
-const ENV_HOOK: &str = "GIT_DISPATCH_HOOK";
 
 /// Git writes about 100 bytes per pushed ref; this is a mirror push of 600,000 refs.
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -36,7 +31,7 @@ const MAX_INPUT: u64 = 64 * 1024 * 1024;
 /// failure (or `strict`) stops the push.
 pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<ExitCode> {
     // `GIT_DISPATCH=0` skips every git-dispatch binary, as the shim does.
-    if let Some(link) = invoked_as.filter(|_| !skipped()) {
+    if let Some(link) = invoked_as.filter(|_| !env::skipped()) {
         if let Some(err) = hand_over(link, remote, url) {
             say::line(&format!("{err:#}; running this binary instead"));
         }
@@ -52,7 +47,7 @@ pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<Ex
     // The displaced hook runs even when we cannot read the repository ourselves.
     let hook = invoked_as
         .map(|p| p.as_os_str().to_owned())
-        .or_else(|| std::env::var_os(ENV_HOOK));
+        .or_else(|| std::env::var_os(env::HOOK));
     let displaced = match hook {
         Some(hook) => {
             let mut path = hook;
@@ -85,7 +80,7 @@ pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<Ex
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if skipped() {
+    if env::skipped() {
         return Ok(ExitCode::SUCCESS);
     }
     match record_and_send(&repo, remote, url, &input) {
@@ -98,16 +93,11 @@ pub fn pre_push(remote: &str, url: &str, invoked_as: Option<&Path>) -> Result<Ex
     }
 }
 
-/// `GIT_DISPATCH=0`: this push is none of our business (the displaced hook still runs).
-fn skipped() -> bool {
-    std::env::var(ENV_SKIP).is_ok_and(|v| v == "0")
-}
-
 /// Through a link, `GIT_DISPATCH_BIN` naming another binary takes the push over, as it
 /// would through the shim. Returns only if that binary could not be started.
 fn hand_over(link: &Path, remote: &str, url: &str) -> Option<anyhow::Error> {
     use std::os::unix::process::CommandExt;
-    let bin = std::path::PathBuf::from(std::env::var_os(install::ENV_BIN)?);
+    let bin = std::path::PathBuf::from(std::env::var_os(env::BIN)?);
     // On Linux /proc/self/exe is already canonical, so the usual case stops at `bin == me`.
     let me = std::env::current_exe().ok()?;
     if bin == me
@@ -118,7 +108,7 @@ fn hand_over(link: &Path, remote: &str, url: &str) -> Option<anyhow::Error> {
     }
     let err = Command::new(&bin)
         .args(["hook", "pre-push", remote, url])
-        .env(ENV_HOOK, link)
+        .env(env::HOOK, link)
         .exec();
     Some(anyhow::Error::new(err).context(format!("running {}", bin.display())))
 }
@@ -131,7 +121,7 @@ fn run_displaced(path: &Path, remote: &str, url: &str, input: &[u8]) -> Result<O
         command
             .args(script)
             .args([remote, url])
-            .env_remove(ENV_TOKEN)
+            .env_remove(env::TOKEN)
             .stdin(Stdio::piped());
         command.spawn()
     };
@@ -172,11 +162,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let when = if cfg!(unix) {
-        config.settings.when.value
-    } else {
-        When::PrePush
-    };
+    let when = config.settings.when.value;
     let content_repo = crate::redact::repository_name(url);
     let push_pid = std::os::unix::process::parent_id();
     let mut recorded = Vec::new();
@@ -260,7 +246,7 @@ pub fn entry_for(
         Some(_) => Value::Object(target.payload.value.clone()).to_string(),
         None => {
             let (body, warnings) =
-                github::dispatch_body(&target.event.value, facts, &target.payload.value)?;
+                payload::dispatch_body(&target.event.value, facts, &target.payload.value)?;
             for warning in warnings {
                 say::line(&format!("target {}: {warning}", target.name));
             }
@@ -339,10 +325,7 @@ fn event_of(config: &Config, entry: &Entry) -> String {
 fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
     let outcomes = delivery::deliver(store, &config.settings, recorded, Mode::All);
     let strict = config.settings.strict.value;
-    let failed: Vec<&delivery::Outcome> = outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Delivered)
-        .collect();
+    let failed: Vec<&delivery::Outcome> = outcomes.iter().filter(|o| o.verdict.is_err()).collect();
     for outcome in &outcomes {
         // Under strict a failure stops the push, so nothing of it is kept to send later.
         say::line(&delivery::describe(outcome, !strict));

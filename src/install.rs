@@ -31,9 +31,6 @@ pub const DISPLACED_SUFFIX: &str = "before-git-dispatch";
 pub const FINGERPRINT: &str = "# installed by git-dispatch";
 /// The binary's file name; a link to a file of this name is our hook.
 const BINARY: &str = "git-dispatch";
-/// Overrides the binary the hook runs (the shim's first choice; the linked binary hands
-/// the push over to it).
-pub const ENV_BIN: &str = "GIT_DISPATCH_BIN";
 
 const TEMPLATE: &str = include_str!("../hooks/pre-push");
 
@@ -314,7 +311,7 @@ pub fn runnable(path: &Path) -> bool {
 
 /// The binary the installed hook would run now, found as the hook finds it.
 pub fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
-    if let Some(bin) = std::env::var_os(ENV_BIN).map(PathBuf::from) {
+    if let Some(bin) = std::env::var_os(crate::env::BIN).map(PathBuf::from) {
         if runnable(&bin) {
             return Ok(Some(bin));
         }

@@ -16,9 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 
 use crate::config::Settings;
-
-/// The environment variable that carries a token; only the waiter inherits it.
-pub const ENV_TOKEN: &str = "GIT_DISPATCH_TOKEN";
+use crate::env;
 
 /// A token. Its `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -54,9 +52,9 @@ const HOW_TO_GIVE: &str = "give one with `git dispatch login`, $GIT_DISPATCH_TOK
 
 /// The token for `api_host` and the target's `owner`, in the documented order.
 pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
-    if let Ok(raw) = std::env::var(ENV_TOKEN) {
+    if let Ok(raw) = std::env::var(env::TOKEN) {
         if !raw.trim().is_empty() {
-            return Token::new(&raw, ENV_TOKEN);
+            return Token::new(&raw, env::TOKEN);
         }
     }
     if let Some(command) = &settings.token_command.value {
@@ -65,7 +63,7 @@ pub fn find(settings: &Settings, api_host: &str, owner: &str) -> Result<Token> {
     let path = credentials_path()?;
     let creds = read_credentials(&path)?;
     let found = creds
-        .get(&format!("{api_host}/{}", owner.to_ascii_lowercase()))
+        .get(&key(api_host, Some(owner)))
         .or_else(|| creds.get(api_host))
         .and_then(Value::as_str);
     match found {
@@ -134,6 +132,15 @@ fn read_credentials(path: &std::path::Path) -> Result<Map<String, Value>> {
             "{} is not a git-dispatch credentials file; remove it and run `git dispatch login`",
             path.display()
         ),
+    }
+}
+
+/// The key a token is filed under: `host`, or `host/owner` for a token that serves one
+/// owner only (a fine-grained token belongs to one owner).
+pub fn key(api_host: &str, owner: Option<&str>) -> String {
+    match owner {
+        Some(o) => format!("{api_host}/{}", o.to_ascii_lowercase()),
+        None => api_host.to_string(),
     }
 }
 

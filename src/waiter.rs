@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::answer::Failure;
 use crate::config::Config;
 use crate::delivery::{self, Mode};
-use crate::github::Verdict;
 use crate::repo::Repo;
 use crate::store::{Entry, State, Store};
 
@@ -120,9 +120,9 @@ fn run(pid: Option<u32>) -> Result<()> {
                 Some(&outcome.entry),
                 &delivery::describe(outcome, true),
             );
-            if let Verdict::Later {
+            if let Err(Failure::Later {
                 after: Some(after), ..
-            } = outcome.verdict
+            }) = outcome.verdict
             {
                 if after <= MAX_WAIT_OUT.as_secs() {
                     wait = wait.max(Some(after));

@@ -9,7 +9,7 @@
 //! on: repository_dispatch                 on: [push, repository_dispatch]
 //! on:                                     on:
 //!   repository_dispatch:                    repository_dispatch:
-//!     types: [update]                         types: update        # the seed's form
+//!     types: [update]                         types: update        # the scalar form
 //! on:                                     on:
 //!   repository_dispatch:                    - push
 //!     types:                                - workflow_dispatch

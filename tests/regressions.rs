@@ -1,4 +1,4 @@
-//! Regression tests, each named after what broke (found by review, confirmed on the binary).
+//! Regression tests, each named after what broke (each confirmed on the real binary before the fix).
 #![cfg(unix)]
 
 mod support;

@@ -8,11 +8,13 @@
 use std::path::Path;
 
 use anyhow::Result;
+use base64::Engine;
 use serde_json::Value;
 
+use crate::answer;
+use crate::api::{Api, Method};
 use crate::config::{Config, Target};
 use crate::exit::Code;
-use crate::github::{self, Api, Method, Verdict};
 use crate::install::{self, Binary, Form, Installed, Why};
 use crate::repo::Repo;
 use crate::token::{self, Token};
@@ -198,10 +200,12 @@ fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report
             ));
             branch
         }
-        Err(Verdict::Refused { reason } | Verdict::Later { reason, .. }) => {
-            return report.fail(format!("{name}: GET /repos/{repository}: {reason}"))
+        Err(failure) => {
+            return report.fail(format!(
+                "{name}: GET /repos/{repository}: {}",
+                failure.reason()
+            ))
         }
-        Err(Verdict::Delivered) => return,
     };
     let check = match &target.workflow {
         Some(workflow) => {
@@ -306,8 +310,11 @@ fn file_text(
         .get("content")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let bytes =
-        github::decode_base64(encoded).ok_or_else(|| format!("{path} is not base64 content"))?;
+    // GitHub wraps the base64 at 60 columns.
+    let clean: String = encoded.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_err(|_| format!("{path} is not base64 content"))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -319,9 +326,9 @@ fn get_json(api: &Api, token: &Token, path: &str) -> Result<Value, String> {
         }
         // No such file or folder on that branch: the caller says what is missing.
         Ok(a) if a.status == 404 => Ok(Value::Null),
-        _ => Err(match github::judge(&answer, path) {
-            Verdict::Refused { reason } | Verdict::Later { reason, .. } => reason,
-            Verdict::Delivered => "unexpected answer".into(),
+        _ => Err(match answer::judge(&answer, path) {
+            Err(failure) => failure.reason().to_string(),
+            Ok(()) => format!("GET {path}: unexpected answer"),
         }),
     }
 }

@@ -10,7 +10,7 @@ use crate::repo::Repo;
 use crate::store::{self, Entry, State, Store};
 
 /// Prints the status; exit 1 when anything is pending or failed.
-pub fn show(as_json: bool) -> Result<Code> {
+pub fn run(as_json: bool) -> Result<Code> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
     let entries = store.entries()?;

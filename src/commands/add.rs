@@ -1,0 +1,67 @@
+//! `git dispatch add <owner/repo> …`: writes `[dispatch "<name>"]` with `git config`.
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::AddArgs;
+use crate::config::{self, Config};
+use crate::exit::Code;
+use crate::repo::Repo;
+use crate::{say, shared};
+
+/// `add <owner/repo> …`: writes `[dispatch "<name>"]` with `git config`.
+pub fn run(args: &AddArgs) -> Result<Code> {
+    let repo = Repo::discover()?;
+    config::validate_repository(&args.repository)?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => args
+            .repository
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+    };
+    config::validate_name(&name)?;
+    if let Some(event) = &args.event {
+        config::validate_event(event)?;
+    }
+    if let Some(workflow) = &args.workflow {
+        config::validate_workflow(workflow)?;
+    }
+    for branch in &args.branches {
+        config::validate_branch(branch).context("--branch")?;
+    }
+    let file = super::config_file(&repo, args.shared)?;
+    // Our own edit keeps a trusted file trusted; it never vouches for someone else's.
+    let was_trusted = shared::is_trusted(&repo)?;
+    let existing = Config::load(&repo)?;
+    if existing.target(&name).is_some() || config::has_target(&file, &name)? {
+        bail!("a target named {name:?} exists already; choose another with --name, or `git dispatch remove {name}` first");
+    }
+    let key = |k: &str| format!("dispatch.{name}.{k}");
+    config::write(&file, &[&key("repository"), &args.repository])?;
+    if let Some(remote) = &args.remote {
+        config::write(&file, &[&key("remote"), remote])?;
+    }
+    for branch in &args.branches {
+        config::write(&file, &["--add", &key("branch"), branch])?;
+    }
+    if let Some(event) = &args.event {
+        config::write(&file, &[&key("event"), event])?;
+    }
+    if let Some(workflow) = &args.workflow {
+        config::write(&file, &[&key("workflow"), workflow])?;
+    }
+    for pattern in &args.paths {
+        config::write(&file, &["--add", &key("paths"), pattern])?;
+    }
+    if args.shared && was_trusted {
+        shared::trust(&repo)?;
+    }
+    say::line(&format!(
+        "added target {name} -> {} in {}",
+        args.repository,
+        file.display()
+    ));
+    Ok(Code::Ok)
+}

@@ -1,0 +1,84 @@
+//! `git dispatch send [<name>…] [--dry-run]`: dispatch now, for what the remote's branch holds.
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+
+use crate::api::{self, Api, Method};
+use crate::config::{Config, Target};
+use crate::delivery;
+use crate::exit::Code;
+use crate::hook;
+use crate::payload::PushFacts;
+use crate::repo::Repo;
+use crate::say;
+use crate::store::Store;
+
+/// `send [<name>…] [--dry-run]`: dispatch now for what the remote's branch holds.
+pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo)?;
+    for warning in &config.warnings {
+        say::line(warning);
+    }
+    let targets: Vec<&Target> = if names.is_empty() {
+        config.targets.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                config
+                    .target(n)
+                    .with_context(|| format!("no target named {n:?}; see `git dispatch list`"))
+            })
+            .collect::<Result<_>>()?
+    };
+    if targets.is_empty() {
+        bail!("no targets; add one with `git dispatch add owner/site`");
+    }
+    let api = Api::new(
+        &config.settings.api_url.value,
+        config.settings.timeout.value,
+    )?;
+    let store = Store::new(repo.common_dir());
+    let mut entries = Vec::new();
+    for target in targets {
+        let branch = &target.branches.value[0];
+        let remote_ref = format!("refs/heads/{branch}");
+        let remote = &target.remote.value;
+        let tracking = repo
+            .tracking_ref_name(remote, &remote_ref)
+            .with_context(|| {
+                format!(
+                    "remote {remote:?} has no fetch refspec for {branch}; check `git remote -v`"
+                )
+            })?;
+        let sha = repo.ref_sha(&tracking)?.with_context(|| {
+            format!("{tracking} does not exist; run `git fetch {remote}` (or push {branch}) first")
+        })?;
+        let url = repo.remote_url(remote).unwrap_or_default();
+        let facts = PushFacts {
+            remote_ref: &remote_ref,
+            sha: &sha,
+            before: "0000000000000000000000000000000000000000",
+            repository: &crate::redact::repository_name(&url),
+            paths: None,
+        };
+        entries.push(hook::entry_for(target, remote, &facts, 0)?);
+    }
+    if dry_run {
+        for entry in &entries {
+            let (url, body) = delivery::preview(&store, &api, entry);
+            let text = api::render(Method::Post, &url, Some(&body));
+            writeln!(std::io::stdout(), "{text}").context("writing the request")?;
+        }
+        return Ok(Code::Ok);
+    }
+    let outcomes = delivery::send_unrecorded(&store, &config.settings, entries);
+    let mut failed = false;
+    for outcome in &outcomes {
+        failed |= outcome.verdict.is_err();
+        say::line(&delivery::describe(outcome, false));
+    }
+    Ok(Code::report_if(failed))
+}
