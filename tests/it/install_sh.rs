@@ -9,9 +9,6 @@
 //! The completions run in `bash --norc` with `COMP_WORDS`/`COMP_CWORD` set as bash sets
 //! them, and what they offer is compared with what `git-dispatch --help` lists, so a new
 //! subcommand or flag that the completions or the man page miss fails here.
-#![cfg(unix)]
-
-mod support;
 
 use std::collections::BTreeSet;
 use std::ffi::{CStr, OsStr, OsString};
@@ -27,8 +24,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// The checkout: install.sh, doc/ and completions/ live here.
 fn repo_dir() -> PathBuf {

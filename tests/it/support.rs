@@ -11,7 +11,6 @@
 //! The hook records an entry before `git push` returns and an entry leaves
 //! `status --json` only after the fake has recorded its 204, so "no entries left"
 //! followed by "N dispatches received" is free of races.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -313,13 +312,6 @@ impl FakeGitHub {
     pub fn wait_for_dispatches(&self, n: usize, timeout: Duration) -> Vec<Dispatch> {
         self.poll(timeout, &format!("{n} accepted dispatch(es)"), || {
             Some(self.dispatches()).filter(|got| got.len() >= n)
-        })
-    }
-
-    /// Poll until at least `n` requests (of any kind) arrived.
-    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.poll(timeout, &format!("{n} request(s)"), || {
-            Some(self.requests()).filter(|got| got.len() >= n)
         })
     }
 

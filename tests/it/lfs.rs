@@ -1,14 +1,11 @@
 //! Living beside git-lfs, which owns `pre-push` in content repositories with images: after
 //! our install, LFS objects still reach the remote, and `doctor` notices when they would not.
 //! Uses the real git-lfs (`.ci/run` installs Debian's package when it is missing).
-#![cfg(unix)]
-
-mod support;
 
 use std::fs;
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 fn git_lfs_available(env: &TestEnv) -> bool {
     let out = env.git(&env.clone, &["lfs", "version"]);

@@ -2,9 +2,6 @@
 //! directory (`SSL_CERT_DIR`) for an issuer the bundle lacks, and nothing sent to a server
 //! neither trusts. A TLS front on 127.0.0.1 (test certificates in `tests/fixtures/tls`)
 //! decrypts each request and hands it to the fake GitHub, which checks it as usual.
-#![cfg(unix)]
-
-mod support;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use crate::support::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::*;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,13 +1,10 @@
 //! Regression tests, each named after what broke (each confirmed on the real binary before the fix).
-#![cfg(unix)]
-
-mod support;
 
 use std::fs;
 use std::thread;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn http_proxy_never_receives_a_loopback_request_with_the_token() {

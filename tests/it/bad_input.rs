@@ -1,13 +1,10 @@
 //! Bad input, one kind per test: each gets one clear line naming the fix, exit 1 or 2
 //! where the user ran a command, the push unharmed, and nothing pending lost.
-#![cfg(unix)]
-
-mod support;
 
 use std::fs;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 const ZEROS: &str = "0000000000000000000000000000000000000000";
 

@@ -1,15 +1,12 @@
 //! Installing the hook: idempotence, the two forms (a link to the binary, or the shim when a
 //! foreign hook is chained), foreign hooks, core.hooksPath, linked worktrees, and how the
 //! hook finds (or misses) the binary.
-#![cfg(unix)]
-
-mod support;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 fn file_names(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)

@@ -1,10 +1,7 @@
 //! Beyond one repository_dispatch: workflow_dispatch targets, several targets with their own
 //! outcomes, GitHub Enterprise, per-owner tokens, proxies, and `doctor`'s workflow checks.
-#![cfg(unix)]
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 const SEED_WORKFLOW: &str = "\
 name: Build site

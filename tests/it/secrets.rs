@@ -1,12 +1,9 @@
 //! The token and remote passwords stay secret: no output, state file, log,
 //! request URL or body carries them.
-#![cfg(unix)]
-
-mod support;
 
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
 /// Distinctive, so any 12 characters of it found anywhere are a leak.
 const LEAK_TOKEN: &str = "github_pat_11LEAKCHECKxq7Zr2Vt9Lm4Pw8Ks3Dn6Hb1Gf5Jc0Ye";

@@ -1,12 +1,9 @@
 //! The commands other than the hook itself: add/remove/list, send, status,
 //! login/logout, doctor, and what the command line does with bad input.
-#![cfg(unix)]
-
-mod support;
 
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn help_exits_0_and_lists_the_commands() {

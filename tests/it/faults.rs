@@ -4,9 +4,6 @@
 //!
 //! These use a raw TCP fault server instead of the tiny_http fake, because they need answers
 //! no well-behaved HTTP server gives: a hang, a connection closed mid-response, a 10 MB body.
-#![cfg(unix)]
-
-mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// How the fault server answers, for the next requests.
 #[derive(Clone, Debug)]

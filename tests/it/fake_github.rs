@@ -1,13 +1,11 @@
 //! The fake GitHub itself answers like GitHub: if it did not, every other test
 //! would prove nothing. Plain HTTP/1.1 over a TcpStream, no binary involved.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 /// (status, body) of one request to the fake.
 fn call(

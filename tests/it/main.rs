@@ -1,0 +1,18 @@
+//! The integration tests: one crate, so `support` is compiled once and an unused helper is
+//! a warning. Each module drives the real binary on real repositories and a fake GitHub.
+#![cfg(unix)]
+
+mod support;
+
+mod bad_input;
+mod commands;
+mod fake_github;
+mod faults;
+mod install;
+mod install_sh;
+mod lfs;
+mod push;
+mod regressions;
+mod secrets;
+mod targets;
+mod tls;
