@@ -595,8 +595,17 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !root || !setpriv {
-        eprintln!("skipped: needs root and setpriv");
+    if !root
+        && skip(
+            "the link-as-another-user test needs root to become nobody",
+            true,
+        )
+        || !setpriv
+            && skip(
+                "setpriv (util-linux) is not installed",
+                !cfg!(target_os = "linux"),
+            )
+    {
         return;
     }
     let top = tempfile::Builder::new()

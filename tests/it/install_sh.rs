@@ -1038,7 +1038,10 @@ fn bash_offers_entry_ids_for_drop() {
 #[test]
 fn bash_with_gits_completion_completes_git_dispatch() {
     let Some(git_completion) = git_completion_script() else {
-        eprintln!("skipped: git's bash completion script was not found on this system");
+        skip(
+            "git's bash completion script was not found on this system",
+            false,
+        );
         return;
     };
     let env = TestEnv::new();
@@ -1105,7 +1108,10 @@ fn bash_completion_is_loaded_on_demand_from_the_default_prefix() {
     let (Some(bash_completion), Some(git_completion)) =
         (bash_completion_script(), git_completion_script())
     else {
-        eprintln!("skipped the loader check: bash-completion or git's completion is missing");
+        skip(
+            "the loader check needs bash-completion and git's completion",
+            false,
+        );
         return;
     };
     let version = stdout(&expect_success(&mut s.env.program_cmd(
@@ -1114,7 +1120,11 @@ fn bash_completion_is_loaded_on_demand_from_the_default_prefix() {
         &["--norc", "-c", "echo ${BASH_VERSINFO[0]}"],
     )));
     if version.trim().parse::<u32>().unwrap_or(0) < 4 {
-        eprintln!("skipped the loader check: bash-completion 2 needs bash 4");
+        // macOS ships bash 3.2, which bash-completion 2 does not support.
+        skip(
+            "the loader check: bash-completion 2 needs bash 4",
+            cfg!(target_os = "macos"),
+        );
         return;
     }
     s.env.dispatch_ok(&["add", "owner/site"]);
@@ -1177,7 +1187,7 @@ fn zsh_completion_lists_every_subcommand_and_flag() {
     }
     assert!(!text.contains("'hook:"), "the hidden hook is not offered");
     let Ok(zsh) = Command::new("zsh").arg("-n").arg(&path).output() else {
-        eprintln!("skipped the syntax check: zsh is not installed");
+        skip("the zsh syntax check: zsh is not installed", false);
         return;
     };
     assert!(
@@ -1292,7 +1302,10 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
         checked = true;
     }
     if !checked {
-        eprintln!("skipped the render check: neither mandoc nor groff is installed");
+        skip(
+            "the man page render check: neither mandoc nor groff is installed",
+            false,
+        );
     }
 }
 

@@ -9,12 +9,12 @@ use crate::support::*;
 
 fn git_lfs_available(env: &TestEnv) -> bool {
     let out = env.git(&env.clone, &["lfs", "version"]);
-    if !out.status.success() {
-        // Said loudly: without git-lfs these tests prove nothing.
-        eprintln!("git-lfs is not installed: `apt-get install git-lfs` (.ci/run does)");
-        assert!(std::env::var_os("CI").is_none(), "CI must have git-lfs");
-    }
+    // Said loudly: without git-lfs these tests prove nothing.
     out.status.success()
+        || !skip(
+            "git-lfs is not installed (`apt-get install git-lfs`)",
+            false,
+        )
 }
 
 fn lfs_objects(remote: &Path) -> Vec<String> {

@@ -1517,3 +1517,20 @@ pub fn assert_headers(r: &Request) {
         "Content-Type"
     );
 }
+
+/// Whether this run may skip a test for a missing tool: never under CI (`.ci/run` installs
+/// every tool the OS has a package for), else with the reason printed where it is seen.
+/// `os_cannot_have_it`: a tool this OS has no package for (setpriv on macOS), whose skip
+/// is allowed under CI too, and printed all the same.
+pub fn skip(reason: &str, os_cannot_have_it: bool) -> bool {
+    use std::io::Write;
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    if in_ci && !os_cannot_have_it {
+        panic!(
+            "{reason}, and CI must run this test: .ci/run installs it where the OS has a package"
+        );
+    }
+    // Straight to the process's stderr: the harness captures eprintln! of a passing test.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+    true
+}
