@@ -259,6 +259,15 @@ impl RawTarget {
             },
             _ => Sourced::default(vec![DEFAULT_BRANCH.into()]),
         };
+        for branch in &branches.value {
+            if let Err(err) = validate_branch(branch) {
+                bail!(
+                    "{err:#}; fix dispatch.{}.branch in {}",
+                    self.name,
+                    branches.origin
+                );
+            }
+        }
         let event = self
             .last("event")
             .unwrap_or_else(|| Sourced::default(DEFAULT_EVENT.into()));
@@ -333,8 +342,13 @@ fn merge_section(
         }
     };
     let target = &mut raw[index];
-    let mut names: Vec<String> = body.value_names().map(|n| n.to_ascii_lowercase()).collect();
-    names.dedup();
+    // Each key once, in the order first seen: `branch`, `event`, `branch` is two keys.
+    let mut names: Vec<String> = Vec::new();
+    for name in body.value_names().map(|n| n.to_ascii_lowercase()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     for key in names {
         let values: Vec<String> = body
             .values(&key)
@@ -680,6 +694,20 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",");
         assert!(parse_payload(&format!("{{{six}}}")).is_ok());
+    }
+
+    #[test]
+    fn branches_are_short_names_git_accepts() {
+        for good in ["main", "release/2026", "feature-x", "v1.2"] {
+            assert!(validate_branch(good).is_ok(), "{good}");
+        }
+        let err = validate_branch("refs/heads/main").unwrap_err().to_string();
+        assert!(err.contains("like \"main\""), "{err}");
+        for bad in [
+            "", "a b", "-x", "a..b", "x.lock", "a:b", "a~1", "a^", "x/", "@", "a@{1}",
+        ] {
+            assert!(validate_branch(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -406,3 +406,62 @@ fn a_displaced_hook_that_cannot_run_stops_the_push_as_git_would() {
     env.push_ok(&["origin", "main"]);
     env.wait_dispatched(&fake, 1);
 }
+
+#[test]
+fn a_full_ref_as_branch_is_refused_from_every_source_with_the_fix() {
+    let (fake, env) = installed();
+    // `--branch` on the command line: refused before anything is written.
+    let out = env.dispatch(&["add", "owner/docs", "--branch", "refs/heads/main"]);
+    assert_exit(&out, 2, "add --branch refs/heads/main");
+    assert!(
+        stderr(&out).contains("should be a branch name like \"main\""),
+        "{}",
+        show(&out)
+    );
+    // The same value in .git/config, and in a trusted .gitdispatch: the target is skipped
+    // with a line naming the key and the file, never silently kept to match nothing.
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.local.repository", "owner/local"],
+    );
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.local.branch", "refs/heads/main"],
+    );
+    fs::write(
+        env.clone.join(".gitdispatch"),
+        "[dispatch \"shared\"]\n\trepository = owner/shared\n\tbranch = refs/heads/main\n",
+    )
+    .unwrap();
+    env.dispatch_ok(&["trust"]);
+    let out = env.dispatch(&["list"]);
+    assert_exit(&out, 1, "list with a full ref as branch");
+    let text = stderr(&out);
+    for name in ["local", "shared"] {
+        assert!(
+            text.contains(&format!(
+                "target \"{name}\" skipped: branch \"refs/heads/main\" should be a branch name like \"main\""
+            )) && text.contains(&format!("fix dispatch.{name}.branch in ")),
+            "{name}:\n{text}"
+        );
+    }
+    assert!(text.contains(".gitdispatch") && text.contains("config"));
+    // `send` refuses to build refs/heads/refs/heads/main for it.
+    let out = env.dispatch(&["send", "local", "--dry-run"]);
+    assert_exit(&out, 2, "send of a skipped target");
+    assert!(
+        !combined(&out).contains("refs/heads/refs/heads"),
+        "{}",
+        show(&out)
+    );
+
+    // The push goes on, and the valid target still fires once.
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    let out = env.push_ok(&["origin", "main"]);
+    assert_push_output(&out);
+    env.wait_dispatched(&fake, 1);
+    env.wait_settled(TIMEOUT);
+    let got = fake.dispatches();
+    assert_eq!(got.len(), 1, "{}", fake.describe());
+    assert_eq!(got[0].repository, "owner/site");
+}

@@ -480,3 +480,26 @@ fn a_closed_stdout_ends_each_report_quietly() {
         .collect();
     assert!(sent.is_empty(), "{}", fake.describe());
 }
+
+#[test]
+fn a_key_repeated_after_another_is_listed_once_per_value() {
+    // `branch`, `event`, `branch`: an unsorted list of key names, which `dedup` left with
+    // `branch` twice, so its values were read twice.
+    let env = TestEnv::new();
+    let config = env.clone.join(".git/config");
+    let mut local = fs::read_to_string(&config).unwrap();
+    local.push_str(
+        "[dispatch \"site\"]\n\trepository = owner/site\n\tbranch = main\n\tevent = build\n\tbranch = release\n",
+    );
+    fs::write(&config, local).unwrap();
+
+    let out = env.dispatch_ok(&["list"]);
+    let text = stdout(&out);
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("branch "))
+        .unwrap_or_else(|| panic!("no branch row\n{text}"));
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(words[..3], ["branch", "main,", "release"], "{row}");
+    assert!(words[3].starts_with('('), "each branch once: {row}");
+}
