@@ -33,7 +33,10 @@ impl Answer {
             .and_then(|v| v.get("message"))
             .and_then(Value::as_str)
         {
-            return crate::say::shorten(m, 200);
+            // GitHub's validation messages run over lines ("Invalid request.\n\n…"); every
+            // place that shows one shows a line.
+            let flat = m.split_whitespace().collect::<Vec<_>>().join(" ");
+            return crate::say::shorten(&flat, 200);
         }
         let lower = self.body.to_ascii_lowercase();
         if lower.contains("<html") || lower.contains("<!doctype") {
@@ -165,6 +168,14 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
     }
 }
 
+/// Whether the answer is a server refusing `return_run_details` (GitHub Enterprise Server
+/// before 3.21: 422 `"return_run_details" is not a permitted key.`).
+pub fn refuses_run_details(result: &Result<Answer, String>) -> bool {
+    result
+        .as_ref()
+        .is_ok_and(|a| a.status == 422 && a.message().contains("\"return_run_details\""))
+}
+
 /// Seconds GitHub asks us to wait, when the answer is a rate limit.
 fn rate_limit_wait(answer: &Answer) -> Option<u64> {
     if !matches!(answer.status, 403 | 429) {
@@ -253,6 +264,11 @@ mod tests {
             "an HTML page (502 Bad Gateway)"
         );
         assert_eq!(a("").message(), "no message");
+        assert_eq!(
+            a(r#"{"message":"Invalid request.\n\nNo more than 10 properties are allowed."}"#)
+                .message(),
+            "Invalid request. No more than 10 properties are allowed."
+        );
         assert_eq!(a(&"x".repeat(500)).message().chars().count(), 80);
     }
 }

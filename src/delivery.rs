@@ -18,6 +18,9 @@ const MAX_BACKOFF: u64 = 3600;
 
 /// How long a target's default branch (the ref of a workflow dispatch) is cached.
 const DEFAULT_BRANCH_MAX_AGE: u64 = 24 * 3600;
+/// How long an API host is remembered as refusing `return_run_details`: servers get
+/// upgraded, so the key is tried again after this.
+const NO_RUN_DETAILS_MAX_AGE: u64 = 7 * 24 * 3600;
 
 /// What became of one entry.
 #[derive(Clone, Debug)]
@@ -194,10 +197,26 @@ fn request(
                     }
                 }
             };
-            (
-                api.workflow_url(&entry.repository, workflow),
-                payload::workflow_body(&git_ref, &entry.body),
-            )
+            let url = api.workflow_url(&entry.repository, workflow);
+            let details = !store.lacks_run_details(api.host(), NO_RUN_DETAILS_MAX_AGE);
+            let body = payload::workflow_body(&git_ref, &entry.body, details);
+            let answer = api.send(Method::Post, &url, Some(&body), &token);
+            if !(details && answer::refuses_run_details(&answer)) {
+                let run_url = answer.as_ref().ok().and_then(answer::Answer::run_url);
+                return Ok((answer::judge(&answer, &entry.repository), run_url));
+            }
+            // An older server: the run's URL is a nicety, the dispatch is not. Send it again
+            // without the key, and remember the host so the next one goes straight through.
+            let _ = store.remember_no_run_details(api.host());
+            store.log(
+                "fallback",
+                Some(entry),
+                &format!(
+                    "{} does not take return_run_details; sent without it",
+                    api.host()
+                ),
+            );
+            (url, payload::workflow_body(&git_ref, &entry.body, false))
         }
     };
     let answer = api.send(Method::Post, &url, Some(&body), &token);
@@ -216,9 +235,10 @@ pub fn preview(store: &Store, api: &Api, entry: &Entry) -> (String, String) {
                 .clone()
                 .or_else(|| store.cached_default_branch(&entry.repository, DEFAULT_BRANCH_MAX_AGE))
                 .unwrap_or_else(|| format!("<default branch of {}>", entry.repository));
+            let details = !store.lacks_run_details(api.host(), NO_RUN_DETAILS_MAX_AGE);
             (
                 api.workflow_url(&entry.repository, workflow),
-                payload::workflow_body(&git_ref, &entry.body),
+                payload::workflow_body(&git_ref, &entry.body, details),
             )
         }
     }

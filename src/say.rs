@@ -20,6 +20,15 @@ pub fn format_line(message: &str) -> String {
     format!("git-dispatch: {}", crate::redact::line(flat.trim()))
 }
 
+/// `text` on one line: control characters (newlines among them) become spaces, and runs
+/// of white space one space.
+pub fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `text` cut to `max` characters with an ellipsis.
 pub fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -42,5 +51,9 @@ mod tests {
             "git-dispatch: see https://h/x"
         );
         assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(
+            one_line("Invalid request.\n\n\"x\"\u{1b}[31m  ok"),
+            "Invalid request. \"x\" [31m ok"
+        );
     }
 }

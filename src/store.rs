@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! dispatch/pending/<id>.json   one entry per pending or failed dispatch (atomic writes)
-//! dispatch/locks/<target>      File::lock per target: one deliverer at a time, targets in parallel
+//! dispatch/locks/target-<name> File::lock per target: one deliverer at a time, targets in parallel
 //! dispatch/history.json        the last deliveries
 //! dispatch/log.jsonl           what happened, bounded and rotated to log.1.jsonl
 //! dispatch/reported            when the hook last said what failed
+//! dispatch/default-branches.json  each workflow target's default branch, for a day
+//! dispatch/api-hosts.json      API hosts that refuse `return_run_details`, for a week
 //! ```
 //!
 //! Entry life: `awaiting-push` (recorded by the hook) -> `confirmed` (the push landed) ->
@@ -19,6 +21,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
+
+/// What is known of each API host (`{"<host>": {"no_run_details": <time>}}`).
+const API_HOSTS: &str = "api-hosts.json";
 
 /// Where an entry is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,6 +449,32 @@ impl Store {
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
         all[repository] = json!({ "branch": branch, "time": now() });
+        write_atomic(&path, all.to_string().as_bytes())
+    }
+
+    /// Whether the API at `host` was seen refusing `return_run_details` within `max_age`.
+    pub fn lacks_run_details(&self, host: &str, max_age: u64) -> bool {
+        let Some(all) = fs::read(self.dir.join(API_HOSTS))
+            .ok()
+            .and_then(|t| serde_json::from_slice::<Value>(&t).ok())
+        else {
+            return false;
+        };
+        all.get(host)
+            .and_then(|h| h.get("no_run_details")?.as_u64())
+            .is_some_and(|seen| now().saturating_sub(seen) <= max_age)
+    }
+
+    /// Remembers that the API at `host` refuses `return_run_details`, as of now.
+    pub fn remember_no_run_details(&self, host: &str) -> Result<()> {
+        let _guard = self.lock("api-hosts")?;
+        let path = self.dir.join(API_HOSTS);
+        let mut all: Value = fs::read(&path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        all[host] = json!({ "no_run_details": now() });
         write_atomic(&path, all.to_string().as_bytes())
     }
 

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::exit::Code;
 use crate::repo::Repo;
+use crate::say;
 use crate::store::{self, Entry, State, Store};
 
 /// Prints the status; exit 1 when anything is pending or failed.
@@ -69,7 +70,8 @@ pub fn run(as_json: bool) -> Result<Code> {
                 e.attempts
             )?;
             if let Some(err) = &e.last_error {
-                writeln!(out, "      last error: {err}")?;
+                // Entries written before messages were flattened may hold GitHub's newlines.
+                writeln!(out, "      last error: {}", say::one_line(err))?;
             }
         }
     }

@@ -161,6 +161,14 @@ struct FakeState {
     workflows: Vec<Workflow>,
     /// Forced status: (status, how many more requests; None = until cleared).
     forced: Option<(u16, Option<usize>)>,
+    /// The body and headers of a forced answer (default: GitHub's message for the status).
+    forced_reply: Option<(String, Vec<(String, String)>)>,
+    /// Answer as GitHub Enterprise Server before 3.21: `return_run_details` is refused.
+    old_server: bool,
+    /// Headers of the answer being made, beside the ones every answer carries.
+    extra_headers: Vec<(String, String)>,
+    /// Requests counted against the primary rate limit, for `x-ratelimit-*`.
+    used: u64,
     requests: Vec<Request>,
 }
 
@@ -204,6 +212,10 @@ impl FakeGitHub {
                 .collect(),
             workflows: Vec::new(),
             forced: None,
+            forced_reply: None,
+            old_server: false,
+            extra_headers: Vec::new(),
+            used: 0,
             requests: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -278,9 +290,28 @@ impl FakeGitHub {
         };
     }
 
+    /// Answer the next `n` requests with `status`, GitHub's `message` and `headers`.
+    pub fn respond_with_reply(&self, status: u16, n: usize, text: &str, headers: &[(&str, &str)]) {
+        let mut st = self.lock();
+        st.forced = (n > 0).then_some((status, Some(n)));
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        st.forced_reply = Some((message(text), headers));
+    }
+
     /// Stop forcing a status.
     pub fn respond_normally(&self) {
-        self.lock().forced = None;
+        let mut st = self.lock();
+        st.forced = None;
+        st.forced_reply = None;
+    }
+
+    /// Answer as GitHub Enterprise Server 3.19 does: a workflow dispatch with
+    /// `return_run_details` is refused with 422.
+    pub fn as_old_server(&self) {
+        self.lock().old_server = true;
     }
 
     /// Every request so far, in order.
@@ -399,9 +430,13 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
         let body = String::from_utf8_lossy(&raw).into_owned();
         // Record before answering: once the client has its answer, the test sees
         // the request.
-        let (status, reply) = {
+        let (status, reply, extra) = {
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            st.extra_headers.clear();
             let (status, reply) = route(&mut st, &method, &path, &headers, &body);
+            st.used += 1;
+            let mut extra = github_headers(st.used);
+            extra.append(&mut st.extra_headers);
             st.requests.push(Request {
                 method,
                 path,
@@ -409,9 +444,9 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
                 body,
                 status,
             });
-            (status, reply)
+            (status, reply, extra)
         };
-        let response = if status == 204 {
+        let mut response = if status == 204 {
             tiny_http::Response::empty(204).boxed()
         } else {
             tiny_http::Response::from_string(reply)
@@ -425,8 +460,64 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
                 )
                 .boxed()
         };
+        for (name, value) in extra {
+            response.add_header(
+                tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+                    .expect("valid header"),
+            );
+        }
         let _ = rq.respond(response);
     }
+}
+
+/// The headers GitHub puts on every REST answer: its clock, and the primary rate limit.
+fn github_headers(used: u64) -> Vec<(String, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    vec![
+        ("Date".into(), http_date(now)),
+        (
+            "X-GitHub-Media-Type".into(),
+            "github.v3; format=json".into(),
+        ),
+        ("X-RateLimit-Limit".into(), "5000".into()),
+        (
+            "X-RateLimit-Remaining".into(),
+            5000u64.saturating_sub(used).to_string(),
+        ),
+        ("X-RateLimit-Reset".into(), (now + 3600).to_string()),
+        ("X-RateLimit-Used".into(), used.to_string()),
+        ("X-RateLimit-Resource".into(), "core".into()),
+    ]
+}
+
+/// `Tue, 01 Dec 2026 19:15:45 GMT` (RFC 9110's IMF-fixdate).
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// The segments of an API path, without GitHub Enterprise Server's `/api/v3` prefix.
@@ -473,7 +564,13 @@ fn route(
             Some(n) => Some((status, Some(n - 1))),
             None => Some((status, None)),
         };
-        return (status, message(default_message(status)));
+        return match &st.forced_reply {
+            Some((body, headers)) => {
+                st.extra_headers = headers.clone();
+                (status, body.clone())
+            }
+            None => (status, message(default_message(status))),
+        };
     }
     match find_header(headers, "authorization") {
         None => return (401, message("Requires authentication")),
@@ -551,7 +648,7 @@ fn route(
             else {
                 return (404, message("Not Found"));
             };
-            validate_workflow_dispatch(w, headers, body)
+            validate_workflow_dispatch(w, st.old_server, headers, body)
         }
         ("GET", ["repos", owner, repo]) => {
             let full = format!("{owner}/{repo}");
@@ -665,6 +762,7 @@ fn validate_dispatch(headers: &[(String, String)], body: &str) -> (u16, String) 
 
 fn validate_workflow_dispatch(
     w: &Workflow,
+    old_server: bool,
     headers: &[(String, String)],
     body: &str,
 ) -> (u16, String) {
@@ -683,6 +781,20 @@ fn validate_workflow_dispatch(
     let Ok(Value::Object(object)) = serde_json::from_str::<Value>(body) else {
         return (400, message("Problems parsing JSON"));
     };
+    // GitHub refuses keys it does not know; a server before 3.21 does not know this one.
+    let permitted: &[&str] = if old_server {
+        &["ref", "inputs"]
+    } else {
+        &["ref", "inputs", "return_run_details"]
+    };
+    if let Some(key) = object.keys().find(|k| !permitted.contains(&k.as_str())) {
+        return (
+            422,
+            message(&format!(
+                "Invalid request.\n\n{key:?} is not a permitted key."
+            )),
+        );
+    }
     match object.get("ref") {
         Some(Value::String(r)) if r == "main" => {}
         Some(Value::String(r)) => return (422, message(&format!("No ref found for: {r}"))),

@@ -1,6 +1,8 @@
 //! Beyond one repository_dispatch: workflow_dispatch targets, several targets with their own
 //! outcomes, GitHub Enterprise, per-owner tokens, proxies, and `doctor`'s workflow checks.
 
+use serde_json::Value;
+
 use crate::support::*;
 
 const SEED_WORKFLOW: &str = "\
@@ -301,4 +303,84 @@ fn every_subcommand_help_has_an_example() {
             show(&out)
         );
     }
+}
+
+#[test]
+fn a_server_that_refuses_return_run_details_gets_the_dispatch_without_it_and_is_remembered() {
+    // GitHub Enterprise Server 3.19: 422 "return_run_details" is not a permitted key.
+    let (fake, env) = workflow_target(r#"{"site":"blog"}"#);
+    fake.as_old_server();
+
+    let first = env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    env.wait_status(TIMEOUT, "the first delivery", |s| {
+        entries(s).is_empty() && !recent(s).is_empty()
+    });
+    let posts = |fake: &FakeGitHub| -> Vec<(u16, Value)> {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| (r.status, serde_json::from_str(&r.body).unwrap()))
+            .collect()
+    };
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 2, "{}", fake.describe());
+    assert_eq!(sent[0].0, 422);
+    assert_eq!(sent[0].1["return_run_details"], true);
+    assert_eq!(sent[1].0, 204, "sent again, and delivered");
+    assert_eq!(
+        sent[1].1,
+        serde_json::json!({"ref": "main", "inputs": {"site": "blog"}})
+    );
+    let status = env.status_json();
+    assert_eq!(recent(&status)[0]["sha"], first.as_str());
+
+    // The host is remembered: the next push sends once, without the key.
+    let second = env.commit(&env.clone, "b.md", "b\n", "b");
+    env.push_ok(&["origin", "main"]);
+    env.wait_status(TIMEOUT, "the second delivery", |s| {
+        entries(s).is_empty() && recent(s).iter().any(|d| d["sha"] == second.as_str())
+    });
+    let sent = posts(&fake);
+    assert_eq!(sent.len(), 3, "{}", fake.describe());
+    assert_eq!(sent[2].0, 204);
+    assert!(
+        sent[2].1.get("return_run_details").is_none(),
+        "{:?}",
+        sent[2]
+    );
+    assert_exit(&env.dispatch(&["status"]), 0, "nothing failed");
+}
+
+#[test]
+fn status_shows_githubs_multi_line_message_on_one_line() {
+    let (fake, env) = installed();
+    // GitHub's validation messages have blank lines in them.
+    fake.respond_with_reply(
+        422,
+        1,
+        "Invalid request.\n\nNo more than 10 properties are allowed; 11 were supplied.",
+        &[],
+    );
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_for_error("failed", TIMEOUT);
+
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 1, "status with a failed entry");
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("last error:"))
+        .unwrap_or_else(|| panic!("no last error\n{text}"));
+    assert!(
+        line.contains(
+            "422 Invalid request. No more than 10 properties are allowed; 11 were supplied."
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\n\n"),
+        "no blank line inside an entry\n{text}"
+    );
 }
