@@ -82,6 +82,9 @@ pub enum Failure {
         reason: String,
         /// GitHub's `retry-after` or rate-limit reset, in seconds from now.
         after: Option<u64>,
+        /// Without `after`: the backoff waits at least this many seconds (GitHub's
+        /// secondary rate limit asks for a minute, then longer).
+        at_least: u64,
     },
     /// Refused for good; the reason names the fix.
     Refused {
@@ -96,6 +99,7 @@ impl Failure {
         Failure::Later {
             reason: reason.into(),
             after: None,
+            at_least: 0,
         }
     }
 
@@ -106,6 +110,9 @@ impl Failure {
         }
     }
 }
+
+/// GitHub: "wait for at least one minute before retrying" a secondary rate limit.
+const SECONDARY_WAIT: u64 = 60;
 
 /// What became of a request: `Ok` when GitHub accepted it.
 pub type Verdict = Result<(), Failure>;
@@ -127,10 +134,30 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
         return Ok(());
     }
     let message = answer.message();
+    let retry_after = answer
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // The secondary rate limit is a 403 (or 429) that may come with no `retry-after` and
+    // primary budget left; GitHub documents it as temporary: a minute, then back off.
+    if matches!(status, 403 | 429)
+        && message
+            .to_ascii_lowercase()
+            .contains("secondary rate limit")
+    {
+        return Err(Failure::Later {
+            reason: format!(
+                "GitHub's secondary rate limit ({status} {message}); waiting {}",
+                retry_after.map_or("at least 60s, then longer".into(), |s| format!("{s}s"))
+            ),
+            after: retry_after,
+            at_least: SECONDARY_WAIT,
+        });
+    }
     if let Some(after) = rate_limit_wait(answer) {
         return Err(Failure::Later {
             reason: format!("rate limited by GitHub ({status}); waiting {after}s"),
             after: Some(after),
+            at_least: 0,
         });
     }
     let refused = |reason: String| Err(Failure::Refused { reason });
@@ -231,6 +258,41 @@ mod tests {
             judge(&answer(403, &[("retry-after", "30")], ""), "o/r"),
             Err(Failure::Later {
                 after: Some(30),
+                ..
+            })
+        ));
+        // The secondary limit: no retry-after, primary budget left, a 403 all the same.
+        let secondary = judge(
+            &answer(
+                403,
+                &[("x-ratelimit-remaining", "4990")],
+                r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+            ),
+            "o/r",
+        );
+        let Err(Failure::Later {
+            reason,
+            after: None,
+            at_least: 60,
+        }) = secondary
+        else {
+            panic!("{secondary:?}")
+        };
+        assert!(
+            reason.contains("secondary rate limit") && reason.contains("60s"),
+            "{reason}"
+        );
+        assert!(matches!(
+            judge(
+                &answer(
+                    429,
+                    &[("retry-after", "90")],
+                    r#"{"message":"You have exceeded a secondary rate limit"}"#
+                ),
+                "o/r"
+            ),
+            Err(Failure::Later {
+                after: Some(90),
                 ..
             })
         ));

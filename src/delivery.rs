@@ -156,9 +156,14 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
     };
     // Reasons are kept and shown: no URL credentials in them.
     let verdict = verdict.map_err(|failure| match failure {
-        Failure::Later { reason, after } => Failure::Later {
+        Failure::Later {
+            reason,
+            after,
+            at_least,
+        } => Failure::Later {
             reason: crate::redact::line(&reason),
             after,
+            at_least,
         },
         Failure::Refused { reason } => Failure::Refused {
             reason: crate::redact::line(&reason),
@@ -273,14 +278,18 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
                 outcome.run_url.as_deref().unwrap_or(&entry.repository),
             );
         }
-        Err(Failure::Later { reason, after }) => {
+        Err(Failure::Later {
+            reason,
+            after,
+            at_least,
+        }) => {
             let mut e = entry.clone();
             e.state = State::Confirmed;
             e.attempts += 1;
             let backoff = FIRST_BACKOFF
                 .saturating_mul(1 << (e.attempts - 1).min(10))
                 .min(MAX_BACKOFF);
-            e.next_attempt = now.saturating_add(after.unwrap_or(backoff));
+            e.next_attempt = now.saturating_add(after.unwrap_or(backoff.max(*at_least)));
             e.last_error = Some(reason.clone());
             e.updated = now;
             store.save(&e)?;

@@ -503,6 +503,48 @@ fn server_error_keeps_the_entry_and_retry_delivers_it() {
 }
 
 #[test]
+fn githubs_secondary_rate_limit_is_waited_out_not_failed_for_good() {
+    let (fake, env) = installed();
+    // GitHub's secondary limit: a 403 with no Retry-After, and primary budget left.
+    fake.respond_with_reply(
+        403,
+        1,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        &[],
+    );
+    let before = remote_main(&env);
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+    env.push_ok(&["origin", "main"]);
+
+    let status = env.wait_for_error("confirmed", TIMEOUT);
+    let entry = &entries(&status)[0];
+    let error = entry["last_error"].as_str().unwrap();
+    assert!(error.contains("secondary rate limit"), "{status:#}");
+    let wait = entry["next_attempt"].as_u64().unwrap() - entry["updated"].as_u64().unwrap();
+    assert!(wait >= 60, "waits at least a minute: {status:#}");
+    assert_ne!(entry["state"], "failed");
+    let requests = fake.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "no retry within the minute\n{}",
+        fake.describe()
+    );
+    assert!(
+        requests[0].status == 403,
+        "the fake answered 403\n{}",
+        fake.describe()
+    );
+
+    // `retry` ignores the backoff, and the push is delivered once.
+    let out = retry_until_delivered(&env, &fake, 1);
+    assert_exit(&out, 0, "retry that delivered");
+    let got = fake.dispatches();
+    assert_eq!(got.len(), 1, "{}", fake.describe());
+    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+}
+
+#[test]
 fn undelivered_pushes_of_one_branch_collapse_into_the_newest() {
     let fake = FakeGitHub::start();
     let mut env = TestEnv::with_fake(&fake);
