@@ -2,11 +2,11 @@
 //!
 //! The hook takes one of two forms. In the clone's own git dir with nothing else to run, it
 //! is a symbolic link to the binary: git runs us directly, with no shell in between (half a
-//! millisecond on every push, bench/). The binary must then be one this user cannot write,
-//! or a tool writing the hook would write into it. Otherwise (a writable binary, a chained
-//! foreign `pre-push`, a hooks directory in the work tree, which may be committed, or
-//! shared outside the repository) the hook is a small `sh` shim (`hooks/pre-push`,
-//! embedded) that finds the binary by `GIT_DISPATCH_BIN`, `PATH` or its install path, and
+//! millisecond on every push, bench/). The binary must then be one this user cannot write
+//! (so never for root), or a tool writing the hook would write into it. Otherwise (a
+//! writable binary, root, a chained foreign `pre-push`, a hooks directory in the work tree,
+//! which may be committed, or shared outside the repository) the hook is a small `sh` shim
+//! (`hooks/pre-push`, embedded) that finds the binary by `GIT_DISPATCH_BIN`, `PATH` or its install path, and
 //! still runs the foreign hook when the binary is gone: git-lfs's upload must not depend on
 //! us. Either way the binary's parent is `git push` itself, which the waiter then waits
 //! for. A foreign `pre-push` is moved aside, run first by the binary, and restored by
@@ -97,6 +97,8 @@ pub struct Binary {
     pub link: PathBuf,
     /// Whether this user could write it (see `Why::Writable`).
     pub writable: bool,
+    /// Whether this user is root, who can write any file (see `Why::Root`).
+    pub root: bool,
 }
 
 impl Binary {
@@ -105,13 +107,12 @@ impl Binary {
         let exe = std::env::current_exe()
             .and_then(fs::canonicalize)
             .context("finding our own binary")?;
-        let mode = fs::metadata(&exe)
-            .with_context(|| format!("reading {}", exe.display()))?
-            .permissions()
-            .mode();
-        // A distribution's 0755 root-owned binary is safe to link for everyone but root;
-        // root passes access(2) even for 0555, so the mode bits decide there.
-        let writable = mode & 0o222 != 0 && can_write(&exe);
+        fs::metadata(&exe).with_context(|| format!("reading {}", exe.display()))?;
+        // access(2) alone decides: a distribution's 0755 root-owned binary is safe to link
+        // for everyone but root, and root may write even a 0555 file, so root gets the shim.
+        let writable = can_write(&exe);
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
         let invoked = std::env::args_os()
             .next()
             .map(PathBuf::from)
@@ -136,6 +137,7 @@ impl Binary {
             exe,
             link,
             writable,
+            root,
         })
     }
 }
@@ -159,6 +161,9 @@ pub enum Why {
     Portable,
     /// The binary is not named `git-dispatch`, which is how a link is known for ours.
     Renamed,
+    /// Root can write every binary, even a read-only one: a link would let a tool writing
+    /// the hook write into it.
+    Root,
     /// The binary is writable: a tool that writes the hook (`git lfs update --force`, an
     /// editor) would write through a link into the binary every clone runs.
     Writable,
@@ -172,6 +177,8 @@ pub fn form(repo: &Repo, dir: &Path, binary: &Binary, chains: bool) -> Form {
         Some(Why::Portable)
     } else if binary.exe.file_name() != Some(OsStr::new(BINARY)) {
         Some(Why::Renamed)
+    } else if binary.writable && binary.root {
+        Some(Why::Root)
     } else if binary.writable {
         Some(Why::Writable)
     } else {
@@ -241,13 +248,12 @@ pub fn install(repo: &Repo, force: bool) -> Result<Vec<String>> {
         Form::Link(target) => write_link(&hook, target)?,
     }
     said.push(format!("installed the pre-push hook: {}", hook.display()));
-    // SAFETY: geteuid has no preconditions.
-    if matches!(form, Form::Link(_)) && unsafe { libc::geteuid() } == 0 {
-        said.push(format!(
-            "as root you can write even the read-only {}, so a tool that writes the hook \
-             could write into it; `chmod u+w` it and install again for the sh shim",
-            binary.exe.display()
-        ));
+    if let Form::Shim(_, Why::Root) = form {
+        said.push(
+            "the hook is a small sh script, not a link to the binary: root can write even a \
+             read-only binary, so a tool writing a linked hook would write into it"
+                .to_string(),
+        );
     }
     if let Form::Shim(_, Why::Writable) = form {
         said.push(format!(

@@ -108,6 +108,14 @@ fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
                 exe.display()
             ))
         }
+        (Installed::Link(target), Form::Shim(_, Why::Root)) if install::links_to(&target, exe) => {
+            report.fail(format!(
+                "hook {} links to {}, and as root you can write that binary: a tool that writes \
+                 the hook would write into it; run `git dispatch install` for the sh shim",
+                hook.display(),
+                exe.display()
+            ))
+        }
         // A link runs this binary, which runs any displaced hook itself.
         (Installed::Link(target), _) if install::links_to(&target, exe) => report.ok(format!(
             "hook installed and current: {} (a link to this binary)",

@@ -30,7 +30,7 @@ fn foreign_hook(log: &Path, code: i32) -> String {
 
 #[test]
 fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
-    let env = TestEnv::new();
+    let env = TestEnv::unprivileged();
     let hook = env.hook_path();
     assert!(!hook.exists(), "a fresh clone has no pre-push hook");
 
@@ -39,13 +39,6 @@ fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
 
     let target = fs::read_link(&hook)
         .unwrap_or_else(|e| panic!("with nothing to chain the hook is a link: {e}"));
-    let root = running_as_root();
-    assert_eq!(
-        stderr(&out).contains("as root you can write even the read-only"),
-        root,
-        "root is told the link does not protect the binary from it\n{}",
-        show(&out)
-    );
     assert_eq!(
         target,
         fs::canonicalize(bin()).unwrap(),
@@ -75,7 +68,7 @@ fn install_twice_links_the_binary_and_uninstall_removes_the_link() {
 
 #[test]
 fn a_chained_hook_gets_the_shim_and_losing_it_brings_back_the_link() {
-    let env = TestEnv::new();
+    let env = TestEnv::unprivileged();
     let hook = env.hook_path();
     write_script(&hook, "#!/bin/sh\nexit 0\n");
     let displaced = env
@@ -291,7 +284,7 @@ fn install_with_vanished_copy(env: &TestEnv, chained: Option<&Path>) {
 #[test]
 fn a_vanished_linked_binary_leaves_the_push_alone_and_doctor_names_the_fix() {
     let fake = FakeGitHub::start();
-    let mut env = TestEnv::with_fake(&fake);
+    let mut env = TestEnv::unprivileged_with_fake(&fake);
     install_with_vanished_copy(&env, None);
     env.set_var("PATH", env.path_without_binary());
     let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
@@ -386,7 +379,7 @@ fn logging_git_dispatch_bin(env: &mut TestEnv, then: &str) -> std::path::PathBuf
 #[test]
 fn the_linked_binary_hands_the_push_to_git_dispatch_bin() {
     let fake = FakeGitHub::start();
-    let mut env = TestEnv::with_fake(&fake);
+    let mut env = TestEnv::unprivileged_with_fake(&fake);
     env.install();
     env.dispatch_ok(&["add", "owner/site"]);
     // A wrapper that notes it ran, then runs the real binary: proof the handover happened.
@@ -462,13 +455,6 @@ fn git_dispatch_0_skips_the_binary_git_dispatch_bin_names_too() {
     assert!(fake.requests().is_empty());
 }
 
-fn running_as_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n")
-}
-
 /// A copy of the built binary at `path`, with `mode_bits`.
 fn copy_binary(path: &Path, mode_bits: u32) -> std::path::PathBuf {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -487,8 +473,9 @@ fn copy_binary(path: &Path, mode_bits: u32) -> std::path::PathBuf {
 #[test]
 fn a_writable_binary_gets_the_shim_so_a_tool_writing_the_hook_cannot_reach_it() {
     let fake = FakeGitHub::start();
-    let env = TestEnv::with_fake(&fake);
+    let env = TestEnv::unprivileged_with_fake(&fake);
     let copy = copy_binary(&env.root.join("cargo-bin/git-dispatch"), 0o755);
+    env.own(&copy);
     let original = fs::read(&copy).unwrap();
     let hook = env.hook_path();
 
@@ -549,7 +536,7 @@ fn a_writable_binary_gets_the_shim_so_a_tool_writing_the_hook_cannot_reach_it() 
 #[test]
 fn the_link_names_the_binary_on_path_so_an_upgrade_that_moves_it_keeps_dispatching() {
     let fake = FakeGitHub::start();
-    let mut env = TestEnv::with_fake(&fake);
+    let mut env = TestEnv::unprivileged_with_fake(&fake);
     // Homebrew's layout: PREFIX/bin/git-dispatch links into a versioned Cellar directory
     // that an upgrade replaces.
     let cellar = env.root.join("brew/Cellar/git-dispatch");
@@ -669,7 +656,7 @@ fn a_binary_only_root_can_write_is_linked_and_writing_the_hook_then_fails() {
 
 #[test]
 fn a_relative_path_links_the_resolved_directory_and_every_spelling_is_idempotent() {
-    let env = TestEnv::new();
+    let env = TestEnv::unprivileged();
     let copy = copy_binary(&env.root.join("tools/bin/git-dispatch"), 0o555);
     std::os::unix::fs::symlink(env.root.join("tools/bin"), env.root.join("binlink")).unwrap();
     let sub = env.clone.join("sub");
@@ -690,4 +677,56 @@ fn a_relative_path_links_the_resolved_directory_and_every_spelling_is_idempotent
         show(&again)
     );
     assert_eq!(fs::read_link(env.hook_path()).ok(), Some(copy));
+}
+
+#[test]
+fn as_root_install_writes_the_shim_and_doctor_flags_a_link() {
+    // Root passes access(2) for any file, even a 0555 one: a link would let a tool writing
+    // the hook (`git lfs update --force`) write into the binary every clone runs.
+    let env = TestEnv::new();
+    if !env.is_root() && skip("this test needs to run as root", true) {
+        return;
+    }
+    let hook = env.hook_path();
+    let out = env.install();
+    assert!(!hook.is_symlink(), "root gets the shim\n{}", show(&out));
+    assert!(
+        fs::read_to_string(&hook)
+            .unwrap()
+            .contains("# installed by git-dispatch"),
+        "the shim"
+    );
+    assert!(
+        stderr(&out).contains("root can write even a read-only binary"),
+        "install says why, once\n{}",
+        show(&out)
+    );
+    let doctor = env.dispatch(&["doctor"]);
+    assert!(
+        stdout(&doctor).contains("ok   hook installed and current"),
+        "{}",
+        show(&doctor)
+    );
+    assert!(
+        !stdout(&doctor).contains("faster link"),
+        "{}",
+        show(&doctor)
+    );
+
+    // A link left by an older version, as root: doctor names it and the fix.
+    fs::remove_file(&hook).unwrap();
+    std::os::unix::fs::symlink(bin(), &hook).unwrap();
+    let doctor = env.dispatch(&["doctor"]);
+    assert_exit(&doctor, 1, "doctor with a root link");
+    assert!(
+        stdout(&doctor).contains("as root you can write that binary")
+            && stdout(&doctor).contains("run `git dispatch install` for the sh shim"),
+        "{}",
+        show(&doctor)
+    );
+    env.install();
+    assert!(
+        !hook.is_symlink(),
+        "install replaces the link with the shim"
+    );
 }

@@ -259,7 +259,8 @@ fn no_path_hint_when_prefix_bin_is_on_path() {
 
 #[test]
 fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
-    let s = Setup::new();
+    // As a user who cannot write the 0555 binary, the hook is a link (root gets the shim).
+    let s = Setup::with_env(TestEnv::unprivileged());
     let clone = s.env.clone.clone();
     let first = s.run_ok(&[&clone]);
 
@@ -565,7 +566,7 @@ fn show_terminal(status: &ExitStatus, shown: &str) -> String {
 #[test]
 fn guided_setup_on_a_terminal_adds_the_target_and_stores_the_token() {
     let fake = FakeGitHub::start();
-    let mut env = TestEnv::new();
+    let mut env = TestEnv::unprivileged();
     env.set_api_url(Some(&fake.url()));
     let s = Setup::with_env(env);
 

@@ -1167,11 +1167,47 @@ pub struct TestEnv {
     api_url: Option<String>,
     /// Extra variables for every command; `None` removes the variable.
     vars: BTreeMap<String, Option<OsString>>,
+    /// The (uid, gid) every command runs as, when not this process's.
+    user: Option<(u32, u32)>,
 }
+
+/// nobody and nogroup on Debian, Ubuntu and macOS alike.
+const NOBODY: (u32, u32) = (65534, 65534);
 
 impl TestEnv {
     /// Repositories and home, with no token and no API URL.
     pub fn new() -> TestEnv {
+        TestEnv::new_as(None)
+    }
+
+    /// `new()` for a user who cannot write a read-only file: this user, or nobody when the
+    /// tests run as root (who can write anything, and so never gets the hook as a link).
+    pub fn unprivileged() -> TestEnv {
+        TestEnv::new_as(running_as_root().then_some(NOBODY))
+    }
+
+    /// `unprivileged()` with `TOKEN` and the fake's URL in the environment.
+    pub fn unprivileged_with_fake(fake: &FakeGitHub) -> TestEnv {
+        let mut env = TestEnv::unprivileged();
+        env.set_token(Some(TOKEN));
+        env.set_api_url(Some(&fake.url()));
+        env
+    }
+
+    /// Gives `path` to the user this environment's commands run as (no-op without one).
+    pub fn own(&self, path: &Path) {
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
+    }
+
+    /// Whether this environment's commands run as root.
+    pub fn is_root(&self) -> bool {
+        self.user.is_none() && running_as_root()
+    }
+
+    fn new_as(user: Option<(u32, u32)>) -> TestEnv {
         let tmp = tempfile::Builder::new()
             .prefix("git-dispatch-test.")
             .tempdir()
@@ -1181,6 +1217,15 @@ impl TestEnv {
         let home = root.join("home");
         fs::create_dir_all(home.join(".config")).expect("create home");
         fs::write(home.join(".gitconfig"), "").expect("create the global git config");
+        if let Some((uid, gid)) = user {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(&root)
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown -R {uid}:{gid} {}", root.display());
+        }
         let bin_dir = bin().parent().expect("binary directory").to_path_buf();
         let original = std::env::var_os("PATH").unwrap_or_default();
         let path =
@@ -1196,6 +1241,7 @@ impl TestEnv {
             token: None,
             api_url: None,
             vars: BTreeMap::new(),
+            user,
         };
         env.git_ok(
             &env.root,
@@ -1248,8 +1294,13 @@ impl TestEnv {
         std::env::join_paths(kept).expect("join PATH")
     }
 
-    /// The isolated environment, applied to a command.
+    /// The isolated environment, applied to a command (and the user it runs as).
     pub fn apply_env(&self, cmd: &mut Command) {
+        if let Some((uid, gid)) = self.user {
+            use std::os::unix::process::CommandExt;
+            // std drops root's supplementary groups too (setgroups(0)) before setuid.
+            cmd.uid(uid).gid(gid);
+        }
         for (key, _) in std::env::vars_os() {
             let name = key.to_string_lossy();
             let proxy = name.eq_ignore_ascii_case("http_proxy")
@@ -1645,4 +1696,10 @@ pub fn skip(reason: &str, os_cannot_have_it: bool) -> bool {
     // Straight to the process's stderr: the harness captures eprintln! of a passing test.
     let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
     true
+}
+
+/// Whether the tests run as root.
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
