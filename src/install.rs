@@ -51,6 +51,27 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The first shell word of `text` as sh reads it: `'…'` quoted parts and `\x` escapes,
+/// up to unquoted white space. Undoes `sh_quote`.
+fn sh_unquote(text: &str) -> Option<String> {
+    let mut word = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => loop {
+                match chars.next()? {
+                    '\'' => break,
+                    c => word.push(c),
+                }
+            },
+            '\\' => word.push(chars.next()?),
+            c if c.is_whitespace() => break,
+            c => word.push(c),
+        }
+    }
+    (!word.is_empty()).then_some(word)
+}
+
 /// What is at `<hooks>/pre-push`.
 #[derive(Debug, PartialEq)]
 pub enum Installed {
@@ -335,12 +356,10 @@ pub fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
             return Ok(Some(found));
         }
     }
-    // The absolute path written into the shim at install time.
+    // The absolute path written into the shim at install time, quoted by `sh_quote`.
     let written = shim.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("if [ -x '")?
-            .split_once("' ]")
-            .map(|(p, _)| PathBuf::from(p))
+        let word = sh_unquote(l.trim().strip_prefix("if [ -x ")?)?;
+        Some(PathBuf::from(word))
     });
     Ok(written.filter(|p| runnable(p)))
 }
@@ -389,5 +408,20 @@ mod tests {
         assert!(text.contains(r"'/opt/it'\''s here/git-dispatch'"));
         assert!(!text.contains("@BIN@"));
         assert!(!is_ours(b"#!/bin/sh\nexit 0\n"));
+    }
+
+    #[test]
+    fn a_quoted_path_reads_back_as_written() {
+        for path in [
+            "/opt/it's here/git-dispatch",
+            "/a b/'x'/git-dispatch",
+            "/plain",
+        ] {
+            let line = format!("if [ -x {} ]; then", sh_quote(path));
+            assert_eq!(
+                sh_unquote(line.strip_prefix("if [ -x ").unwrap()).as_deref(),
+                Some(path)
+            );
+        }
     }
 }

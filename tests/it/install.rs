@@ -730,3 +730,27 @@ fn as_root_install_writes_the_shim_and_doctor_flags_a_link() {
         "install replaces the link with the shim"
     );
 }
+
+#[test]
+fn doctor_finds_the_binary_a_shim_names_by_a_path_with_a_quote() {
+    // The shim writes its fallback path sh-quoted ('it'\''s'); doctor must read it back.
+    let mut env = TestEnv::new();
+    let copy = copy_binary(&env.root.join("it's here/git-dispatch"), 0o755);
+    env.own(&copy);
+    env.set_var("PATH", env.path_without_binary());
+    expect_success(&mut env.program_cmd(&copy, &env.clone, &["install"]));
+    let shim = fs::read_to_string(env.hook_path()).expect("a writable binary gets the shim");
+    assert!(shim.contains(r"'\''s here/git-dispatch"), "{shim}");
+
+    let doctor = run(&mut env.program_cmd(&copy, &env.clone, &["doctor"]));
+    let report = stdout(&doctor);
+    assert!(
+        report.contains(&format!(
+            "ok   the hook runs this binary: {}",
+            copy.display()
+        )),
+        "{}",
+        show(&doctor)
+    );
+    assert!(!report.contains("finds no git-dispatch binary"), "{report}");
+}
