@@ -201,15 +201,18 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     }
 
     if when == When::PrePush {
-        let code = send_now(&store, &config, &recorded);
         // Earlier pushes whose retry is due go out in the background, as in after-push mode.
+        // The waiter is forked first, while this process has no other thread (sending
+        // starts some: minreq's connect timeout, the trust-store reader, a tokenCommand's
+        // pipes), and leaves this push's entries to the hook, which says their outcome.
         if earlier
             .iter()
             .any(|e| e.state == State::Confirmed && e.next_attempt <= crate::store::now())
         {
-            waiter::spawn(None)?;
+            let mine: Vec<String> = recorded.iter().map(|e| e.id.clone()).collect();
+            waiter::spawn(None, &mine)?;
         }
-        return Ok(code);
+        return Ok(send_now(&store, &config, &recorded));
     }
     for entry in &recorded {
         say::line(&format!(
@@ -228,7 +231,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
             State::Failed => false,
         });
     if due {
-        waiter::spawn(Some(push_pid))?;
+        waiter::spawn(Some(push_pid), &[])?;
     }
     Ok(ExitCode::SUCCESS)
 }

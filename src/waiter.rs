@@ -31,13 +31,22 @@ const MAX_WAIT_OUT: Duration = Duration::from_secs(60);
 const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts the waiter for the `git push` process `pid`, detached: its own session, and
-/// standard streams that are not git's (else `git push | cat` would wait for it).
+/// standard streams that are not git's (else `git push | cat` would wait for it). It
+/// leaves the entries `leave` alone (the hook sends those itself).
 ///
 /// A plain `fork`, no `exec`: the hook is single-threaded here, and not loading the binary
-/// again saves the push about a millisecond (measured in bench/). The parent returns at once.
-pub fn spawn(pid: Option<u32>) -> Result<()> {
-    // SAFETY: no other thread runs in the hook at this point, so the child may go on running
-    // Rust code; it never returns into the hook's code path (it ends with _exit).
+/// again saves the push about a millisecond (measured in bench/; doc/DESIGN.md, "The
+/// waiter: fork without exec"). The parent returns at once.
+pub fn spawn(pid: Option<u32>, leave: &[String]) -> Result<()> {
+    // Every caller forks before its first request, so this holds; a debug build checks it,
+    // so a change that breaks it fails the tests (the hook turns the panic into a line).
+    debug_assert!(
+        single_threaded(),
+        "the waiter is forked while another thread runs"
+    );
+    // SAFETY: no other thread runs in the hook at this point (checked above in debug
+    // builds), so the child may go on running Rust code: no lock can be held by a thread
+    // that the child lacks. It never returns into the hook's code path (it ends with _exit).
     match unsafe { libc::fork() } {
         -1 => Err(std::io::Error::last_os_error()).context("starting the waiter"),
         0 => {
@@ -59,7 +68,7 @@ pub fn spawn(pid: Option<u32>) -> Result<()> {
                 // whoever waits for their end must not wait for us.
                 close_from(3);
             }
-            if let Err(err) = run(pid) {
+            if let Err(err) = run(pid, leave) {
                 if let Ok(repo) = Repo::discover() {
                     Store::new(repo.common_dir()).log("error", None, &format!("waiter: {err:#}"));
                 }
@@ -70,6 +79,22 @@ pub fn spawn(pid: Option<u32>) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether this process runs one thread (Linux: `Threads:` in /proc/self/status; elsewhere
+/// assumed, since the callers keep it so).
+fn single_threaded() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(true)
 }
 
 /// Closes every descriptor from `first` on.
@@ -97,8 +122,9 @@ fn close_from(first: libc::c_int) {
     }
 }
 
-/// The waiter's body: wait for the push, confirm what landed, deliver what is due.
-fn run(pid: Option<u32>) -> Result<()> {
+/// The waiter's body: wait for the push, confirm what landed, deliver what is due (but
+/// `leave`).
+fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
     if let Some(pid) = pid {
         // Still running after the bound: its entries wait for a later run.
         if !wait_for_exit(pid, PUSH_BOUND) {
@@ -111,7 +137,8 @@ fn run(pid: Option<u32>) -> Result<()> {
     confirm_pending(&repo, &store, pid)?;
     // A short `retry-after` is waited out here; a longer one is left to a later run.
     for _round in 0..3 {
-        let entries = store.entries()?;
+        let mut entries = store.entries()?;
+        entries.retain(|e| !leave.contains(&e.id));
         let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
         let mut wait = None;
         for outcome in &outcomes {

@@ -245,3 +245,77 @@ fn without_ssl_cert_variables_the_system_store_is_read_and_a_private_ca_is_refus
     assert!(fake.requests().is_empty(), "{}", fake.describe());
     assert!(front.refused.load(Ordering::SeqCst) >= 1);
 }
+
+#[test]
+fn pre_push_mode_forks_its_waiter_before_any_request_starts_a_thread() {
+    // The waiter is a plain fork: no other thread may run then, or the child could inherit
+    // a lock that thread held. In pre-push mode the hook also sends; an https request
+    // starts the trust-store reader (slow here: a 20 MB bundle) and a refused connection
+    // returns before anything joins it. A debug build checks the rule at the fork, and a
+    // panic in the hook is printed as an internal error.
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&[
+        "add",
+        "owner/site",
+        "--branch",
+        "main",
+        "--branch",
+        "release",
+    ]);
+    env.git_ok(&env.clone, &["config", "dispatch.when", "pre-push"]);
+
+    // An earlier push whose retry is due now, so this push's hook starts a waiter.
+    fake.respond_with_reply(429, 1, "API rate limit exceeded", &[("Retry-After", "0")]);
+    let release = env.commit(&env.clone, "r.md", "r\n", "release");
+    env.push_ok(&["origin", "HEAD:refs/heads/release"]);
+    let status = env.status_json();
+    assert_eq!(entries(&status).len(), 1, "{status:#}");
+    assert_eq!(entries(&status)[0]["sha"], release.as_str());
+
+    let ca = fs::read_to_string(fixture("ca.pem")).unwrap();
+    let bundle = env.root.join("big-bundle.pem");
+    fs::write(&bundle, ca.repeat(20 * 1024 * 1024 / ca.len())).unwrap();
+    env.set_var("SSL_CERT_FILE", &bundle);
+    let https_closed = closed_port_url().replace("http://", "https://");
+    env.set_api_url(Some(&https_closed));
+    env.commit(&env.clone, "m.md", "m\n", "main");
+    let out = env.push_ok(&["origin", "main"]);
+
+    let said = stderr(&out);
+    assert!(!said.contains("internal error"), "{}", show(&out));
+    assert!(
+        said.contains("dispatch to owner/site not sent yet, will retry"),
+        "{}",
+        show(&out)
+    );
+    // Nothing lost: both pushes wait, and are delivered once each when GitHub is back.
+    env.set_api_url(Some(&fake.url()));
+    env.remove_var("SSL_CERT_FILE");
+    let start = std::time::Instant::now();
+    while fake.dispatches().len() < 2 {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "never delivered\n{}",
+            fake.describe()
+        );
+        env.dispatch(&["retry"]);
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    env.wait_settled(TIMEOUT);
+    let mut shas: Vec<String> = fake
+        .dispatches()
+        .iter()
+        .map(|d| {
+            d.body["client_payload"]["sha"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    shas.sort();
+    let mut want = vec![release, env.rev(&env.clone, "HEAD")];
+    want.sort();
+    assert_eq!(shas, want, "{}", fake.describe());
+}
