@@ -166,8 +166,27 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     let content_repo = crate::redact::repository_name(url);
     let push_pid = std::os::unix::process::parent_id();
     let mut recorded = Vec::new();
+    // `git push <url> main`: git passes the URL as the remote's name. Such a push fires the
+    // targets whose remote it reaches (asked only when a target's remote is not named).
+    let by_url = std::cell::OnceCell::new();
     for target in &config.targets {
-        for update in updates.iter().filter(|u| push::fires(target, remote, u)) {
+        let target_remote = target.remote.value.as_str();
+        let pushed_url = if remote == target_remote {
+            None
+        } else if *by_url.get_or_init(|| !repo.is_remote(remote))
+            && repo
+                .push_urls(target_remote)
+                .iter()
+                .any(|u| crate::repo::same_url(u, url))
+        {
+            Some(crate::redact::url(url))
+        } else {
+            continue;
+        };
+        for update in updates
+            .iter()
+            .filter(|u| push::fires(target, target_remote, u))
+        {
             let selected = match selected_paths(repo, target, remote, update) {
                 Selection::Everything => None,
                 Selection::Paths(paths) if paths.is_empty() => continue,
@@ -180,13 +199,14 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 repository: &content_repo,
                 paths: selected.as_deref(),
             };
-            let mut entry = match entry_for(target, remote, &facts, push_pid) {
+            let mut entry = match entry_for(target, target_remote, &facts, push_pid) {
                 Ok(entry) => entry,
                 Err(err) => {
                     say::line(&format!("target {}: {err:#}", target.name));
                     continue;
                 }
             };
+            entry.pushed_url = pushed_url.clone();
             if when == When::PrePush {
                 entry.state = State::Confirmed;
             }

@@ -87,6 +87,69 @@ impl Repo {
             .map(|v| v.to_str_lossy().into_owned())
     }
 
+    /// Whether `name` is a configured remote (git passes a URL as the name of a push by URL).
+    pub fn is_remote(&self, name: &str) -> bool {
+        let config = self.config();
+        let found = config
+            .plumbing()
+            .sections_by_name("remote")
+            .into_iter()
+            .flatten()
+            .any(|s| {
+                s.header()
+                    .subsection_name()
+                    .is_some_and(|n| n == name.as_bytes())
+            });
+        found
+    }
+
+    /// The URLs a push to `remote` goes to, rewritten as git rewrites them: its `pushurl`s
+    /// with `insteadOf`, else its `url`s with `pushInsteadOf` (or, with none matching,
+    /// `insteadOf`).
+    pub fn push_urls(&self, remote: &str) -> Vec<String> {
+        let config = self.config();
+        let file = config.plumbing();
+        let values = |key: &str| -> Vec<String> {
+            file.strings(format!("remote.{remote}.{key}").as_str())
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.to_str_lossy().into_owned())
+                .collect()
+        };
+        let rules = |key: &str| -> Vec<(String, String)> {
+            let mut found = Vec::new();
+            for section in file.sections_by_name("url").into_iter().flatten() {
+                let Some(base) = section.header().subsection_name() else {
+                    continue;
+                };
+                for prefix in section.body().values(key) {
+                    found.push((
+                        prefix.to_str_lossy().into_owned(),
+                        base.to_str_lossy().into_owned(),
+                    ));
+                }
+            }
+            found
+        };
+        let instead_of = rules("insteadOf");
+        let push_urls = values("pushurl");
+        if !push_urls.is_empty() {
+            return push_urls.iter().map(|u| rewrite(u, &instead_of)).collect();
+        }
+        let push_instead_of = rules("pushInsteadOf");
+        values("url")
+            .iter()
+            .map(|u| {
+                let pushed = rewrite(u, &push_instead_of);
+                if pushed != *u {
+                    pushed
+                } else {
+                    rewrite(u, &instead_of)
+                }
+            })
+            .collect()
+    }
+
     /// The remote-tracking ref that `remote_ref` on `remote` maps to through the remote's
     /// fetch refspecs (`refs/heads/main` -> `refs/remotes/origin/main`), if any maps it.
     pub fn tracking_ref_name(&self, remote: &str, remote_ref: &str) -> Option<String> {
@@ -261,6 +324,29 @@ fn map_refspec(src: &str, name: &str) -> Option<String> {
     map_glob(src, src, name)
 }
 
+/// `url` with the longest matching prefix of `rules` (prefix, replacement) replaced, as
+/// git applies `url.<base>.insteadOf`.
+fn rewrite(url: &str, rules: &[(String, String)]) -> String {
+    rules
+        .iter()
+        .filter(|(prefix, _)| !prefix.is_empty() && url.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map_or_else(
+            || url.to_string(),
+            |(prefix, base)| format!("{base}{}", &url[prefix.len()..]),
+        )
+}
+
+/// Whether two remote URLs name the same repository: equal but for a trailing `/` or `.git`
+/// (GitHub serves `owner/repo` and `owner/repo.git` alike).
+pub fn same_url(a: &str, b: &str) -> bool {
+    let norm = |u: &str| -> String {
+        let u = u.trim_end_matches('/');
+        u.strip_suffix(".git").unwrap_or(u).to_string()
+    };
+    norm(a) == norm(b)
+}
+
 /// Maps `name` through `src:dst`, each side with at most one `*`.
 fn map_glob(src: &str, dst: &str, name: &str) -> Option<String> {
     match src.split_once('*') {
@@ -297,6 +383,23 @@ fn normalise(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_rewritten_by_the_longest_prefix_and_compared_without_dot_git() {
+        let rules = vec![
+            ("gh:".to_string(), "git@github.com:".to_string()),
+            ("gh:me/".to_string(), "https://github.com/me/".to_string()),
+        ];
+        assert_eq!(
+            rewrite("gh:me/content", &rules),
+            "https://github.com/me/content"
+        );
+        assert_eq!(rewrite("gh:you/x", &rules), "git@github.com:you/x");
+        assert_eq!(rewrite("other", &rules), "other");
+        assert!(same_url("git@github.com:me/c.git", "git@github.com:me/c"));
+        assert!(same_url("https://h/me/c/", "https://h/me/c.git"));
+        assert!(!same_url("https://h/me/c", "https://h/me/d"));
+    }
 
     #[test]
     fn maps_through_refspecs() {

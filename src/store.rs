@@ -80,6 +80,9 @@ pub struct Entry {
     pub workflow: Option<String>,
     /// The ref a workflow dispatch runs on; `None`: the target's default branch.
     pub workflow_ref: Option<String>,
+    /// For a push by URL (`git push <url> main`) to `remote`'s repository: that URL, with
+    /// no credentials. Git updates no remote-tracking ref then, so the remote is asked.
+    pub pushed_url: Option<String>,
     /// Where it is in its life.
     pub state: State,
     /// The `git push` process that pushed it (0 when unknown).
@@ -133,6 +136,7 @@ impl Entry {
             body,
             workflow: None,
             workflow_ref: None,
+            pushed_url: None,
             state: State::AwaitingPush,
             push_pid,
             created,
@@ -157,6 +161,7 @@ impl Entry {
             "body": self.body,
             "workflow": self.workflow,
             "workflow_ref": self.workflow_ref,
+            "pushed_url": self.pushed_url,
             "state": self.state.as_str(),
             "push_pid": self.push_pid,
             "created": self.created,
@@ -182,6 +187,7 @@ impl Entry {
             body: s("body")?,
             workflow: s("workflow"),
             workflow_ref: s("workflow_ref"),
+            pushed_url: s("pushed_url"),
             state: State::parse(&s("state")?)?,
             push_pid: n("push_pid") as u32,
             created: n("created"),

@@ -226,7 +226,13 @@ enum Landed {
 /// The remote-tracking ref git updates after a successful push tells; with none, the
 /// remote itself is asked.
 fn landed(repo: &Repo, entry: &Entry) -> Landed {
-    if let Some(tracking) = repo.tracking_ref_name(&entry.remote, &entry.remote_ref) {
+    // A push by URL updates no remote-tracking ref: ask the URL it went to.
+    let ask = entry.pushed_url.as_deref().unwrap_or(&entry.remote);
+    let tracking = match entry.pushed_url {
+        Some(_) => None,
+        None => repo.tracking_ref_name(&entry.remote, &entry.remote_ref),
+    };
+    if let Some(tracking) = tracking {
         match repo.ref_sha(&tracking) {
             Ok(Some(sha)) if sha == entry.sha => return Landed::Yes,
             // Fetched or pushed again since: the push landed if the ref moved on from it. A
@@ -247,7 +253,7 @@ fn landed(repo: &Repo, entry: &Entry) -> Landed {
             Err(err) => return Landed::Unknown(format!("{err:#}")),
         }
     }
-    match ls_remote(repo, &entry.remote, &entry.remote_ref) {
+    match ls_remote(repo, ask, &entry.remote_ref) {
         Ok(Some(sha)) if sha == entry.sha => Landed::Yes,
         Ok(Some(sha)) => Landed::No(format!(
             "the remote's {} is {}, not {}",

@@ -313,14 +313,17 @@ fn push_to_another_remote_sends_nothing() {
 }
 
 #[test]
-fn push_to_a_url_without_remote_name_sends_nothing() {
+fn push_to_the_url_of_another_repository_sends_nothing() {
+    // A push by URL fires only when the URL is the target's remote's; a push by the
+    // remote's own URL fires (a_push_by_url_to_the_targets_remote_fires_…).
     let (fake, env) = installed();
-    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+    env.git_ok(&env.root, &["init", "--quiet", "--bare", "elsewhere.git"]);
+    env.commit(&env.clone, "post.md", "hello\n", "post");
 
-    let out = env.push_ok(&[env.remote.to_str().unwrap(), "main"]);
+    let elsewhere = env.root.join("elsewhere.git");
+    let out = env.push_ok(&[elsewhere.to_str().unwrap(), "main"]);
 
     assert_silent(&out);
-    assert_eq!(remote_main(&env), sha);
     assert_nothing_sent(&env, &fake);
     assert_main_push_still_dispatches(&env, &fake, 1);
 }
@@ -950,4 +953,85 @@ fn paths_filter_on_a_new_branch_compares_with_where_it_forked() {
         serde_json::json!(["content/new.md"]),
         "{payload:#}"
     );
+}
+
+#[test]
+fn a_push_by_url_to_the_targets_remote_fires_and_is_confirmed_by_asking_the_remote() {
+    // `git push <url> main`: git passes the URL as the remote's name and updates no
+    // remote-tracking ref, so the waiter asks the remote whether the push landed.
+    let (fake, env) = installed();
+    let url = env.git_stdout(&env.clone, &["config", "remote.origin.url"]);
+    let before = remote_main(&env);
+    let sha = env.commit(&env.clone, "post.md", "hello\n", "post");
+
+    let out = env.push_ok(&[&url, "main"]);
+
+    assert_push_output(&out);
+    assert!(
+        stderr(&out).contains("will dispatch update to owner/site once main lands"),
+        "{}",
+        show(&out)
+    );
+    let got = env.wait_dispatched(&fake, 1);
+    env.wait_settled(TIMEOUT);
+    assert_eq!(fake.dispatches().len(), 1, "{}", fake.describe());
+    assert_dispatch(&got[0], "owner/site", "refs/heads/main", &before, &sha);
+    assert_ne!(
+        env.rev(&env.clone, "refs/remotes/origin/main"),
+        sha,
+        "git moved no tracking ref, so the remote itself confirmed it"
+    );
+}
+
+#[test]
+fn a_push_by_url_fires_through_insteadof_and_not_for_another_repository() {
+    let (fake, env) = installed();
+    let url = env.git_stdout(&env.clone, &["config", "remote.origin.url"]);
+    // `content:` is rewritten to the remote's URL, as `url.<base>.insteadOf` does.
+    env.git_ok(
+        &env.clone,
+        &["config", &format!("url.{url}.insteadOf"), "content:"],
+    );
+    let sha = env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["content:", "main"]);
+    env.wait_dispatched(&fake, 1);
+    env.wait_settled(TIMEOUT);
+    assert_eq!(
+        fake.dispatches()[0].body["client_payload"]["sha"],
+        sha.as_str()
+    );
+
+    // Another bare repository, pushed to by its path: not the target's remote.
+    let other = env.root.join("other.git");
+    env.git_ok(&env.root, &["init", "--quiet", "--bare", "other.git"]);
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let out = env.push_ok(&[other.to_str().unwrap(), "main"]);
+    assert!(
+        !stderr(&out).contains("will dispatch"),
+        "a push elsewhere fires nothing\n{}",
+        show(&out)
+    );
+    env.wait_settled(TIMEOUT);
+    assert_eq!(fake.dispatches().len(), 1, "{}", fake.describe());
+}
+
+#[test]
+fn a_push_by_url_the_remote_refuses_sends_nothing() {
+    let (fake, env) = installed();
+    let url = env.git_stdout(&env.clone, &["config", "remote.origin.url"]);
+    write_script(
+        &env.remote.join("hooks").join("pre-receive"),
+        "#!/bin/sh\necho 'remote says no' >&2\nexit 1\n",
+    );
+    env.commit(&env.clone, "post.md", "hello\n", "post");
+    let out = env.push(&[&url, "main"]);
+    assert!(!out.status.success(), "the remote refuses\n{}", show(&out));
+    assert!(
+        stderr(&out).contains("will dispatch"),
+        "recorded\n{}",
+        show(&out)
+    );
+    let status = env.wait_idle(TIMEOUT);
+    assert!(entries(&status).is_empty(), "dropped: {status:#}");
+    assert!(fake.requests().is_empty(), "{}", fake.describe());
 }
