@@ -144,6 +144,17 @@ pub fn key(api_host: &str, owner: Option<&str>) -> String {
     }
 }
 
+/// The token stored under `key`, if any.
+pub fn stored(key: &str) -> Result<Option<Token>> {
+    let path = credentials_path()?;
+    let creds = read_credentials(&path)?;
+    creds
+        .get(key)
+        .and_then(Value::as_str)
+        .map(|raw| Token::new(raw, &path.display().to_string()))
+        .transpose()
+}
+
 /// Stores `token` for `api_host`; the file is 0600 from its first byte.
 pub fn store(api_host: &str, token: &Token) -> Result<PathBuf> {
     let path = credentials_path()?;

@@ -1,14 +1,30 @@
 //! `git dispatch login [--host H] [--owner O]`: store a token GitHub accepts.
+//!
+//! The token is checked against each target it will serve (those on this API host, of
+//! `--owner` when given): it is stored when GitHub accepts it and it can see at least one
+//! of them. Each target it cannot see is named with the fix, and the exit is 1. A network
+//! error or a 403 is not acceptance, and a token never silently replaces a stored one that
+//! serves a target the new one cannot see.
 
 use anyhow::{bail, Result};
 
-use crate::answer;
+use crate::answer::{self, Failure};
 use crate::api::{Api, Method};
 use crate::config::{Config, Target};
 use crate::exit::Code;
 use crate::repo::Repo;
 use crate::say;
 use crate::token::{self, Token};
+
+/// What a check of the token against one repository found.
+enum Sight {
+    /// GitHub answered 200: the token can see it.
+    Sees,
+    /// GitHub answered 404: the token's repository selection (or owner) leaves it out.
+    Hidden,
+    /// Anything else (a network error, a 403, a 5xx): not known, and not acceptance.
+    Unknown(String),
+}
 
 /// `login [--host H] [--owner O]`: reads a token, checks it against the API, stores it 0600.
 pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
@@ -18,47 +34,153 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
     let (api, configured) = Api::for_host(Api::configured(settings)?, host)?;
     let raw = token::read_from_stdin()?;
     let token = Token::new(&raw, "standard input")?;
-    // Check the token against the targets it will serve: those on this API (of `owner`).
+    let key = token::key(api.host(), owner);
+
+    // The targets it will serve: those on this API (of `owner`), each repository once.
     let targets: Vec<&Target> = config
         .as_ref()
         .filter(|_| configured)
         .map(|c| c.targets.iter().collect())
         .unwrap_or_default();
-    let mut checks: Vec<String> = targets
-        .iter()
-        .filter(|t| owner.is_none_or(|o| t.owner().eq_ignore_ascii_case(o)))
-        .map(|t| format!("/repos/{}", t.repository.value))
-        .collect();
-    checks.dedup();
-    if checks.is_empty() {
-        checks.push("/user".to_string());
-    }
     let owners: std::collections::BTreeSet<String> = targets
         .iter()
         .map(|t| t.owner().to_ascii_lowercase())
         .collect();
-    for path in &checks {
-        let answer = api.send(Method::Get, &api.url(path), None, &token);
-        if matches!(&answer, Ok(a) if a.status == 200) {
-            continue;
+    let mut repositories: Vec<&str> = Vec::new();
+    for t in &targets {
+        let r = t.repository.value.as_str();
+        if owner.is_none_or(|o| t.owner().eq_ignore_ascii_case(o)) && !repositories.contains(&r) {
+            repositories.push(r);
         }
-        let what = path.trim_start_matches("/repos/");
-        let why = match answer::judge(&answer, what) {
-            Err(failure) => failure.reason().to_string(),
-            Ok(()) => "unexpected answer".into(),
-        };
-        let hint = if owner.is_none() && owners.len() > 1 {
-            "; a fine-grained token belongs to one owner: give each its own with `git dispatch login --owner OWNER`"
-        } else {
-            ""
-        };
-        bail!("token not stored: checking it with GET {path} failed: {why}{hint}");
     }
-    let key = token::key(api.host(), owner);
-    let path = token::store(&key, &token)?;
+    if repositories.is_empty() {
+        // Nothing to serve yet: GitHub accepting the token is all there is to check.
+        let why = match check(&api, &token, "/user", "the token") {
+            Ok(Sight::Sees) => return store(&key, &token, &[]),
+            Ok(Sight::Hidden) => "404; check dispatch.apiUrl".to_string(),
+            Ok(Sight::Unknown(why)) => why,
+            Err(failure) => failure.reason().to_string(),
+        };
+        bail!("token not stored: checking it with GET /user failed: {why}");
+    }
+
+    let mut seen = Vec::new();
+    let mut hidden = Vec::new();
+    let mut unknown = Vec::new();
+    for repository in &repositories {
+        match check(&api, &token, &format!("/repos/{repository}"), repository) {
+            Ok(Sight::Sees) => seen.push(*repository),
+            Ok(Sight::Hidden) => hidden.push(*repository),
+            Ok(Sight::Unknown(why)) => unknown.push((*repository, why)),
+            // 401: GitHub does not accept the token at all.
+            Err(failure) => bail!(
+                "token not stored: checking it with GET /repos/{repository} failed: {}",
+                failure.reason()
+            ),
+        }
+    }
+    let fix = |repository: &str| cannot_see(repository, &seen, owner.is_none() && owners.len() > 1);
+    if seen.is_empty() {
+        for repository in &hidden {
+            say::line(&fix(repository));
+        }
+        for (repository, why) in &unknown {
+            say::line(&format!("{repository}: could not check: {why}"));
+        }
+        bail!("token not stored: it can see none of the repositories it would serve");
+    }
+
+    // A token that serves a target the new one cannot see is not replaced in silence.
+    let missing: Vec<&str> = hidden
+        .iter()
+        .copied()
+        .chain(unknown.iter().map(|(r, _)| *r))
+        .collect();
+    if !missing.is_empty() {
+        if let Ok(Some(old)) = token::stored(&key) {
+            let served: Vec<&str> = missing
+                .iter()
+                .copied()
+                .filter(|r| {
+                    matches!(
+                        check(&api, &old, &format!("/repos/{r}"), r),
+                        Ok(Sight::Sees)
+                    )
+                })
+                .collect();
+            if !served.is_empty() {
+                bail!(
+                    "token not stored: the token stored for {key} can see {}, which this one cannot; \
+                     give this one access to it too, or store it for one owner with \
+                     `git dispatch login --owner OWNER`",
+                    served.join(", ")
+                );
+            }
+        }
+    }
+    for repository in &hidden {
+        say::line(&fix(repository));
+    }
+    for (repository, why) in &unknown {
+        say::line(&format!(
+            "{repository}: could not check the token against it: {why}"
+        ));
+    }
+    store(&key, &token, &seen)?;
+    Ok(Code::report_if(!missing.is_empty()))
+}
+
+/// What to do about a repository the token cannot see. A fine-grained token belongs to one
+/// owner: when it sees none of that owner's repositories, it is most likely another owner's.
+fn cannot_see(repository: &str, seen: &[&str], several_owners: bool) -> String {
+    let its_owner = repository.split('/').next().unwrap_or_default();
+    let owner_seen = seen.iter().any(|s| {
+        s.split('/')
+            .next()
+            .is_some_and(|o| o.eq_ignore_ascii_case(its_owner))
+    });
+    if several_owners && !owner_seen {
+        format!(
+            "{repository}: this token cannot see it; a fine-grained token belongs to one owner: \
+             give {its_owner} its own with `git dispatch login --owner {its_owner}`"
+        )
+    } else {
+        format!(
+            "{repository}: this token cannot see it; add it to the token's repository access \
+             (with Contents: read and write), or log in with a token that can"
+        )
+    }
+}
+
+/// Stores the token and says where; `seen`: the repositories it was checked against.
+fn store(key: &str, token: &Token, seen: &[&str]) -> Result<Code> {
+    let path = token::store(key, token)?;
+    let against = if seen.is_empty() {
+        String::new()
+    } else {
+        format!(" (it can see {})", seen.join(", "))
+    };
     say::line(&format!(
-        "token for {key} checked and stored in {} (mode 0600)",
+        "token for {key} checked and stored in {} (mode 0600){against}",
         path.display()
     ));
     Ok(Code::Ok)
+}
+
+/// `GET path` with `token`: whether it sees `what`; `Err` when GitHub refuses the token
+/// itself (401).
+fn check(api: &Api, token: &Token, path: &str, what: &str) -> Result<Sight, Failure> {
+    let answer = api.send(Method::Get, &api.url(path), None, token);
+    match &answer {
+        Ok(a) if a.status == 200 => return Ok(Sight::Sees),
+        Ok(a) if a.status == 404 => return Ok(Sight::Hidden),
+        _ => {}
+    }
+    match answer::judge(&answer, what) {
+        Err(Failure::Refused { reason }) if reason.starts_with("401 ") => {
+            Err(Failure::Refused { reason })
+        }
+        Err(failure) => Ok(Sight::Unknown(failure.reason().to_string())),
+        Ok(()) => Ok(Sight::Unknown("an unexpected answer".into())),
+    }
 }

@@ -503,3 +503,113 @@ fn a_key_repeated_after_another_is_listed_once_per_value() {
     assert_eq!(words[..3], ["branch", "main,", "release"], "{row}");
     assert!(words[3].starts_with('('), "each branch once: {row}");
 }
+
+/// A clone with targets for `repos` (named after their owner and repo) and no token in the
+/// environment, so `login` is what gives one.
+fn targets_without_token(fake: &FakeGitHub, repos: &[&str]) -> TestEnv {
+    let mut env = TestEnv::with_fake(fake);
+    env.set_token(None);
+    for repo in repos {
+        let name = repo.replace('/', "-");
+        env.dispatch_ok(&["add", repo, "--name", &name]);
+    }
+    env
+}
+
+const NARROW: &str = "github_pat_NARROW0123456789abcdefghij";
+
+#[test]
+fn login_stores_a_token_that_sees_some_targets_and_names_the_others_with_the_fix() {
+    let fake = FakeGitHub::start();
+    fake.add_token(NARROW, &["owner/site"]);
+    let env = targets_without_token(&fake, &["owner/site", "owner/docs"]);
+
+    let out = env.dispatch_with_stdin(&["login"], &format!("{NARROW}\n"));
+
+    assert_exit(&out, 1, "login with a token that cannot see every target");
+    let text = stderr(&out);
+    assert!(
+        text.contains("checked and stored") && text.contains("(it can see owner/site)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "owner/docs: this token cannot see it; add it to the token's repository access"
+        ),
+        "{text}"
+    );
+    assert!(fs::read_to_string(env.credentials_path())
+        .unwrap()
+        .contains(NARROW));
+    assert_no_token(&out, NARROW, "login");
+}
+
+#[test]
+fn login_names_another_owners_target_with_the_owner_flag() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("other/site");
+    fake.add_token(NARROW, &["owner/site"]);
+    let env = targets_without_token(&fake, &["owner/site", "other/site"]);
+
+    let out = env.dispatch_with_stdin(&["login"], &format!("{NARROW}\n"));
+
+    assert_exit(&out, 1, "login with a token of one owner");
+    assert!(
+        stderr(&out).contains("give other its own with `git dispatch login --owner other`"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn login_stores_nothing_when_the_token_sees_no_target_or_github_cannot_say() {
+    let fake = FakeGitHub::start();
+    fake.add_token(NARROW, &[]);
+    let mut env = targets_without_token(&fake, &["owner/site", "owner/docs"]);
+
+    let out = env.dispatch_with_stdin(&["login"], &format!("{NARROW}\n"));
+    assert_exit(&out, 2, "login with a token that sees nothing");
+    assert!(
+        stderr(&out).contains("token not stored: it can see none"),
+        "{}",
+        show(&out)
+    );
+    assert!(!env.credentials_path().exists());
+
+    // A 403 is not acceptance.
+    fake.respond_with(403);
+    let out = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&out, 2, "login answered 403");
+    assert!(stderr(&out).contains("could not check"), "{}", show(&out));
+    assert!(!env.credentials_path().exists());
+    fake.respond_normally();
+
+    // Nor is a network error.
+    env.set_api_url(Some(&closed_port_url()));
+    let out = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&out, 2, "login with GitHub unreachable");
+    assert!(!env.credentials_path().exists());
+}
+
+#[test]
+fn login_never_silently_replaces_a_token_that_serves_a_target_the_new_one_cannot_see() {
+    let fake = FakeGitHub::start();
+    fake.add_token(NARROW, &["owner/site"]);
+    let env = targets_without_token(&fake, &["owner/site", "owner/docs"]);
+    let first = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&first, 0, "login with a token that sees both");
+
+    let out = env.dispatch_with_stdin(&["login"], &format!("{NARROW}\n"));
+
+    assert_exit(&out, 2, "login that would lose owner/docs");
+    assert!(
+        stderr(&out).contains("can see owner/docs, which this one cannot"),
+        "{}",
+        show(&out)
+    );
+    let stored = fs::read_to_string(env.credentials_path()).unwrap();
+    assert!(
+        stored.contains(TOKEN) && !stored.contains(NARROW),
+        "kept the old token"
+    );
+}

@@ -165,6 +165,11 @@ struct FakeState {
     forced_reply: Option<(String, Vec<(String, String)>)>,
     /// Answer as GitHub Enterprise Server before 3.21: `return_run_details` is refused.
     old_server: bool,
+    /// Further accepted tokens, each seeing only its own repositories (a fine-grained
+    /// token's repository selection).
+    tokens: BTreeMap<String, BTreeSet<String>>,
+    /// The repositories the current request's token may see.
+    visible: BTreeSet<String>,
     /// Headers of the answer being made, beside the ones every answer carries.
     extra_headers: Vec<(String, String)>,
     /// Requests counted against the primary rate limit, for `x-ratelimit-*`.
@@ -214,6 +219,8 @@ impl FakeGitHub {
             forced: None,
             forced_reply: None,
             old_server: false,
+            tokens: BTreeMap::new(),
+            visible: BTreeSet::new(),
             extra_headers: Vec::new(),
             used: 0,
             requests: Vec::new(),
@@ -306,6 +313,12 @@ impl FakeGitHub {
         let mut st = self.lock();
         st.forced = None;
         st.forced_reply = None;
+    }
+
+    /// Accept `token` too, for `repos` only (and `GET /user`).
+    pub fn add_token(&self, token: &str, repos: &[&str]) {
+        let repos = repos.iter().map(|r| r.to_string()).collect();
+        self.lock().tokens.insert(token.to_string(), repos);
     }
 
     /// Answer as GitHub Enterprise Server 3.19 does: a workflow dispatch with
@@ -574,8 +587,11 @@ fn route(
     }
     match find_header(headers, "authorization") {
         None => return (401, message("Requires authentication")),
-        Some(v) if v != format!("Bearer {}", st.token) => return (401, message("Bad credentials")),
-        Some(_) => {}
+        Some(v) if v == format!("Bearer {}", st.token) => st.visible = st.repos.clone(),
+        Some(v) => match st.tokens.get(v.trim_start_matches("Bearer ")) {
+            Some(repos) => st.visible = repos.clone(),
+            None => return (401, message("Bad credentials")),
+        },
     }
     match find_header(headers, "user-agent") {
         Some(ua) if ua.starts_with("git-dispatch/") => {}
@@ -652,7 +668,7 @@ fn route(
         }
         ("GET", ["repos", owner, repo]) => {
             let full = format!("{owner}/{repo}");
-            if st.repos.contains(&full) {
+            if st.visible.contains(&full) {
                 let reply = json!({
                     "full_name": full,
                     "default_branch": "main",
@@ -665,7 +681,7 @@ fn route(
             }
         }
         ("POST", ["repos", owner, repo, "dispatches"]) => {
-            if !st.repos.contains(&format!("{owner}/{repo}")) {
+            if !st.visible.contains(&format!("{owner}/{repo}")) {
                 return (404, message("Not Found"));
             }
             validate_dispatch(headers, body)
