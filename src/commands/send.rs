@@ -10,6 +10,8 @@ use crate::delivery;
 use crate::exit::Code;
 use crate::hook;
 use crate::payload::PushFacts;
+use crate::proxy::{self, Route};
+use crate::redact;
 use crate::repo::Repo;
 use crate::say;
 use crate::store::Store;
@@ -71,6 +73,16 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             let (url, body) = delivery::preview(&store, &api, entry);
             let text = api::render(Method::Post, &url, Some(&body));
             writeln!(std::io::stdout(), "{text}").context("writing the request")?;
+            // Where it would go, since a proxy setting is easy to get wrong and invisible.
+            say::line(&match proxy::route(&url) {
+                Route::Proxy(proxy, var) => {
+                    format!(
+                        "would go through the proxy {} (${var})",
+                        redact::url(&proxy)
+                    )
+                }
+                Route::Direct(why) => format!("would go straight to the API: {why}"),
+            });
         }
         return Ok(Code::Ok);
     }

@@ -23,7 +23,49 @@ fn http_proxy_never_receives_a_loopback_request_with_the_token() {
 }
 
 #[test]
-fn no_proxy_host_is_reached_without_the_proxy() {
+fn no_proxy_keeps_a_host_off_the_proxy_and_only_that_host() {
+    // Loopback never takes a proxy, so NO_PROXY itself is seen on a host that is not
+    // loopback: `send --dry-run` says where the request would go, and sends nothing.
+    let mut env = TestEnv::new();
+    env.set_token(Some(TOKEN));
+    env.set_api_url(Some("https://ghe.example.com/api/v3"));
+    env.set_var("HTTPS_PROXY", "http://u:secret@127.0.0.1:3128");
+    env.dispatch_ok(&["add", "owner/site"]);
+    env.git_ok(
+        &env.clone,
+        &["update-ref", "refs/remotes/origin/main", "HEAD"],
+    );
+
+    let out = env.dispatch_ok(&["send", "--dry-run"]);
+    assert!(
+        stderr(&out).contains("would go through the proxy http://127.0.0.1:3128 ($HTTPS_PROXY)"),
+        "without NO_PROXY the proxy is used, its password not shown\n{}",
+        show(&out)
+    );
+    for no_proxy in [
+        "ghe.example.com",
+        ".example.com",
+        "other.org, *.example.com",
+    ] {
+        env.set_var("NO_PROXY", no_proxy);
+        let out = env.dispatch_ok(&["send", "--dry-run"]);
+        assert!(
+            stderr(&out).contains("would go straight to the API: the host is in NO_PROXY"),
+            "NO_PROXY={no_proxy}\n{}",
+            show(&out)
+        );
+    }
+    env.set_var("NO_PROXY", "example.org");
+    let out = env.dispatch_ok(&["send", "--dry-run"]);
+    assert!(
+        stderr(&out).contains("would go through the proxy"),
+        "another domain in NO_PROXY changes nothing\n{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_loopback_api_is_reached_without_the_proxy_even_when_one_is_set() {
     let (port, seen) = recording_listener();
     let mut env = TestEnv::new();
     env.set_token(Some(TOKEN));
@@ -31,7 +73,6 @@ fn no_proxy_host_is_reached_without_the_proxy() {
     env.set_api_url(Some("https://127.0.0.1:9"));
     // minreq on its own read lowercase https_proxy and no NO_PROXY at all.
     env.set_var("https_proxy", format!("http://127.0.0.1:{port}"));
-    env.set_var("NO_PROXY", "127.0.0.1");
     env.dispatch_ok(&["add", "owner/site"]);
     let out = env.dispatch(&["send"]);
     assert_exit(&out, 1, "send to a closed port");
