@@ -747,14 +747,35 @@ mod tests {
             }
 
             #[test]
-            fn accepted_payloads_fit_githubs_key_limit(
-                keys in proptest::collection::btree_map("[a-z]{1,8}", 0u32..100, 0..12)
+            fn a_payload_is_accepted_exactly_when_the_sent_body_fits_githubs_key_limit(
+                // Our own keys among them now and then: theirs are replaced, not added.
+                keys in proptest::collection::btree_map(
+                    prop_oneof!["[a-z]{1,8}", Just("sha".to_string()), Just("ref".to_string())],
+                    0u32..100,
+                    0..12,
+                )
             ) {
                 let text = serde_json::to_string(&keys).unwrap();
+                let theirs = keys.keys().filter(|k| !OWN_PAYLOAD_KEYS.contains(&k.as_str())).count();
                 match parse_payload(&text) {
-                    Ok(map) => prop_assert!(map.len() + OWN_PAYLOAD_KEYS.len() <= MAX_PAYLOAD_KEYS),
+                    Ok(map) => {
+                        prop_assert!(theirs + OWN_PAYLOAD_KEYS.len() <= MAX_PAYLOAD_KEYS);
+                        // What is sent holds at most GitHub's 10 keys.
+                        let push = crate::payload::PushFacts {
+                            remote_ref: "refs/heads/main",
+                            sha: "a",
+                            before: "b",
+                            repository: "o/c",
+                            paths: None,
+                        };
+                        let (body, _) = crate::payload::dispatch_body("update", &push, &map).unwrap();
+                        let sent: Value = serde_json::from_str(&body).unwrap();
+                        let count = sent["client_payload"].as_object().unwrap().len();
+                        prop_assert_eq!(count, theirs + OWN_PAYLOAD_KEYS.len());
+                        prop_assert!(count <= MAX_PAYLOAD_KEYS);
+                    }
                     Err(err) => {
-                        prop_assert!(keys.len() + OWN_PAYLOAD_KEYS.len() > MAX_PAYLOAD_KEYS);
+                        prop_assert!(theirs + OWN_PAYLOAD_KEYS.len() > MAX_PAYLOAD_KEYS);
                         prop_assert!(err.to_string().contains("10"));
                     }
                 }

@@ -613,3 +613,30 @@ fn login_never_silently_replaces_a_token_that_serves_a_target_the_new_one_cannot
         "kept the old token"
     );
 }
+
+#[test]
+fn each_documented_exit_code_is_what_the_shell_sees() {
+    // 0 ok, 1 something to report, 2 usage or internal error (doc/DESIGN.md, man page).
+    let (fake, env) = installed();
+    assert_exit(&env.dispatch(&["status"]), 0, "status with nothing pending");
+    assert_exit(&env.dispatch(&["--version"]), 0, "--version");
+    fake.respond_with(404);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_for_error("failed", TIMEOUT);
+    assert_exit(&env.dispatch(&["status"]), 1, "status with a failed entry");
+    assert_exit(&env.dispatch(&["doctor"]), 1, "doctor with a problem");
+    assert_exit(&env.dispatch(&["no-such-command"]), 2, "a usage error");
+    assert_exit(
+        &env.dispatch(&["drop", "ffffffffffff"]),
+        2,
+        "drop of no entry",
+    );
+    let outside = env.root.join("not-a-repo");
+    fs::create_dir_all(&outside).unwrap();
+    assert_exit(
+        &env.dispatch_in(&outside, &["status"]),
+        2,
+        "outside a repository",
+    );
+}

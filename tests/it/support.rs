@@ -996,8 +996,6 @@ pub fn expect_success(cmd: &mut Command) -> Output {
 /// Prefixes of the lines git itself prints during `git push` (LC_ALL=C).
 const GIT_PUSH_PREFIXES: &[&str] = &[
     "To ",
-    " ",
-    "\t",
     "error:",
     "hint:",
     "remote:",
@@ -1015,6 +1013,25 @@ const GIT_PUSH_PREFIXES: &[&str] = &[
     "git-dispatch:",
 ];
 
+/// Whether `line` is one of git's indented ref lines: ` * [new branch]  main -> main`,
+/// ` ! [rejected] …`, ` + a...b main -> main (forced update)`, ` - [deleted] …`,
+/// ` = [up to date] …`, or `   a1b2c3d..e4f5a6b  main -> main`. Any other indented
+/// line (a message of ours that lost its prefix, say) is not git's.
+fn is_ref_status(line: &str) -> bool {
+    let flagged = ["* [", "! [", "- [", "= [", "+ "].iter().any(|f| {
+        line.strip_prefix(' ')
+            .is_some_and(|rest| rest.starts_with(f))
+    });
+    let range = line.strip_prefix("   ").is_some_and(|rest| {
+        let word = rest.split(' ').next().unwrap_or_default();
+        word.split("..")
+            .filter(|part| !part.is_empty())
+            .all(|part| part.len() >= 7 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+            && word.contains("..")
+    });
+    flagged || (range && line.contains(" -> "))
+}
+
 /// Every line of a `git push`'s output is git's own or starts with
 /// `git-dispatch:`.
 pub fn assert_push_output(out: &Output) {
@@ -1024,7 +1041,7 @@ pub fn assert_push_output(out: &Output) {
             continue;
         }
         assert!(
-            GIT_PUSH_PREFIXES.iter().any(|p| line.starts_with(p)),
+            GIT_PUSH_PREFIXES.iter().any(|p| line.starts_with(p)) || is_ref_status(line),
             "a line printed during `git push` is neither git's nor starts with \
              `git-dispatch:`: {line:?}\n{}",
             show(out)
@@ -1718,4 +1735,24 @@ pub fn skip(reason: &str, os_cannot_have_it: bool) -> bool {
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn only_gits_own_ref_lines_pass_as_indented_push_output() {
+    for ok in [
+        " * [new branch]      main -> main",
+        "   3f2a1b4..9c1b2d3  main -> main",
+        " + 3f2a1b4...9c1b2d3 main -> main (forced update)",
+        " - [deleted]         feature",
+        " ! [rejected]        main -> main (fetch first)",
+    ] {
+        assert!(is_ref_status(ok), "{ok:?}");
+    }
+    for bad in [
+        "  dispatched to owner/site",
+        "\tsomething",
+        "   not a range -> x",
+    ] {
+        assert!(!is_ref_status(bad), "{bad:?}");
+    }
 }
