@@ -10,7 +10,8 @@
 # Inside git's completion, __gitcomp and __git are used (they honour `git -C DIR`);
 # without them, plain compgen and git. Works with bash 3.2 (macOS).
 
-# The subcommands `git-dispatch --help` lists; the hidden `hook` is not offered.
+# The subcommands `git-dispatch --help` lists; `hook pre-push`, which only the installed
+# shim calls (main.rs takes it before clap), is not offered.
 __git_dispatch_commands() {
 	printf '%s\n' install uninstall add remove list login logout send status retry drop \
 		doctor trust help

@@ -1186,7 +1186,10 @@ fn zsh_completion_lists_every_subcommand_and_flag() {
             );
         }
     }
-    assert!(!text.contains("'hook:"), "the hidden hook is not offered");
+    assert!(
+        !text.contains("'hook:"),
+        "hook pre-push, the shim's entry, is not offered"
+    );
     let Ok(zsh) = Command::new("zsh").arg("-n").arg(&path).output() else {
         skip("the zsh syntax check: zsh is not installed", false);
         return;
@@ -1230,7 +1233,7 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
     }
     assert!(
         !synopsis.contains("hook"),
-        "the hidden hook is not in SYNOPSIS"
+        "hook pre-push, the shim's entry, is not in SYNOPSIS"
     );
     for section in [
         "NAME",
@@ -1314,4 +1317,34 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
 fn assert_no_target(env: &TestEnv, clone: &Path) {
     let targets = env.git(clone, &["config", "--get-regexp", r"^dispatch\."]);
     assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
+}
+
+#[test]
+fn the_readme_command_table_names_every_subcommand_and_no_other() {
+    // The README points at --help for the reference; its short table must not drift.
+    let readme = fs::read_to_string(repo_dir().join("README.md")).expect("read README.md");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "## Commands")
+        .take_while(|l| !l.starts_with("## ") || *l == "## Commands")
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    let mut named = BTreeSet::new();
+    for row in &table {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        for word in first.split('`').skip(1).step_by(2) {
+            named.insert(
+                word.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+    let mut real: BTreeSet<String> = subcommands().into_iter().collect();
+    real.remove("help");
+    assert_eq!(
+        named, real,
+        "README's Commands table against `git-dispatch --help`"
+    );
 }
