@@ -14,6 +14,17 @@ pub const BIN: &str = "GIT_DISPATCH_BIN";
 /// hook sits beside it.
 pub const HOOK: &str = "GIT_DISPATCH_HOOK";
 
+/// The proxy for https, as curl reads it: the first of these that is set.
+pub const HTTPS_PROXY: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
+/// Hosts that go direct, as curl reads them.
+pub const NO_PROXY: [&str; 2] = ["no_proxy", "NO_PROXY"];
+/// A CA bundle to trust instead of the system's (as OpenSSL reads it).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Directories of hashed CA certificates, instead of the system's.
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
+/// Where the shim, and `install`, look for the binary.
+pub const PATH: &str = "PATH";
+
 /// Whether `GIT_DISPATCH=0` asks to skip this run.
 pub fn skipped() -> bool {
     std::env::var(SKIP).is_ok_and(|v| v == "0")

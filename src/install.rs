@@ -144,7 +144,7 @@ impl Binary {
                 let name = p.file_name()?.to_owned();
                 Some(fs::canonicalize(p.parent()?).ok()?.join(name))
             });
-        let on_path: Vec<PathBuf> = std::env::var_os("PATH")
+        let on_path: Vec<PathBuf> = std::env::var_os(crate::env::PATH)
             .map(|p| std::env::split_paths(&p).map(|d| d.join(BINARY)).collect())
             .unwrap_or_default();
         let link = invoked
@@ -348,7 +348,7 @@ pub fn hook_binary(repo: &Repo) -> Result<Option<PathBuf>> {
         Installed::Shim(text) => String::from_utf8_lossy(&text).into_owned(),
         Installed::Nothing | Installed::Foreign => return Ok(None),
     };
-    if let Some(path) = std::env::var_os("PATH") {
+    if let Some(path) = std::env::var_os(crate::env::PATH) {
         if let Some(found) = std::env::split_paths(&path)
             .map(|d| d.join(BINARY))
             .find(|p| runnable(p))

@@ -3,6 +3,8 @@
 //! read only lowercase `https_proxy`, ignored `NO_PROXY`, and sent a loopback request,
 //! token included, to a plain-http proxy (doc/DESIGN.md, "minreq, vendored and patched").
 
+use crate::env;
+
 /// Whether `host` (`name[:port]` or `[v6]:port`) is this machine.
 pub fn is_loopback(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
@@ -53,7 +55,7 @@ fn from_env(url: &str, env: impl Fn(&str) -> Option<String>) -> Route {
             .iter()
             .find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (v, *n)))
     };
-    if let Some((no_proxy, _)) = var(&["no_proxy", "NO_PROXY"]) {
+    if let Some((no_proxy, _)) = var(&env::NO_PROXY) {
         if no_proxy.trim() == "*" {
             return Route::Direct("NO_PROXY is *");
         }
@@ -65,7 +67,7 @@ fn from_env(url: &str, env: impl Fn(&str) -> Option<String>) -> Route {
             }
         }
     }
-    match var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]) {
+    match var(&env::HTTPS_PROXY) {
         Some((proxy, name)) => Route::Proxy(proxy, name),
         None => Route::Direct("no proxy is set"),
     }

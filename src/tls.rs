@@ -97,8 +97,8 @@ struct Sources {
 impl Sources {
     /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when either is set, else the system's usual paths.
     fn find() -> Self {
-        let file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-        let dirs: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
+        let file = std::env::var_os(crate::env::SSL_CERT_FILE).map(PathBuf::from);
+        let dirs: Vec<PathBuf> = std::env::var_os(crate::env::SSL_CERT_DIR)
             .map(|d| {
                 std::env::split_paths(&d)
                     .filter(|p| !p.as_os_str().is_empty())
