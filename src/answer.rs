@@ -35,8 +35,7 @@ impl Answer {
         {
             // GitHub's validation messages run over lines ("Invalid request.\n\n…"); every
             // place that shows one shows a line.
-            let flat = m.split_whitespace().collect::<Vec<_>>().join(" ");
-            return crate::say::shorten(&flat, 200);
+            return crate::say::shorten(&crate::say::one_line(m), 200);
         }
         let lower = self.body.to_ascii_lowercase();
         if lower.contains("<html") || lower.contains("<!doctype") {
@@ -52,7 +51,7 @@ impl Answer {
                 None => "an HTML page, not GitHub's JSON".into(),
             };
         }
-        let text: String = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = crate::say::one_line(&self.body);
         if text.is_empty() {
             "no message".into()
         } else {
@@ -134,22 +133,23 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
         return Ok(());
     }
     let message = answer.message();
-    let retry_after = answer
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    // The secondary rate limit is a 403 (or 429) that may come with no `retry-after` and
-    // primary budget left; GitHub documents it as temporary: a minute, then back off.
-    if matches!(status, 403 | 429)
+    // Retry-After or a spent primary budget give the time; else GitHub's secondary rate
+    // limit (a 403 or 429 that may come with neither) asks for a minute, then backoff.
+    let secondary = matches!(status, 403 | 429)
         && message
             .to_ascii_lowercase()
-            .contains("secondary rate limit")
-    {
+            .contains("secondary rate limit");
+    let exact = answer
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| primary_reset(answer));
+    if secondary {
         return Err(Failure::Later {
             reason: format!(
                 "GitHub's secondary rate limit ({status} {message}); waiting {}",
-                retry_after.map_or("at least 60s, then longer".into(), |s| format!("{s}s"))
+                exact.map_or("at least 60s, then longer".into(), |s| format!("{s}s"))
             ),
-            after: retry_after,
+            after: exact,
             at_least: SECONDARY_WAIT,
         });
     }
@@ -198,9 +198,11 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
 /// Whether the answer is a server refusing `return_run_details` (GitHub Enterprise Server
 /// before 3.21: 422 `"return_run_details" is not a permitted key.`).
 pub fn refuses_run_details(result: &Result<Answer, String>) -> bool {
-    result
-        .as_ref()
-        .is_ok_and(|a| a.status == 422 && a.message().contains("\"return_run_details\""))
+    result.as_ref().is_ok_and(|a| {
+        a.status == 422
+            && a.message()
+                .contains("\"return_run_details\" is not a permitted key")
+    })
 }
 
 /// Seconds GitHub asks us to wait, when the answer is a rate limit.
@@ -214,11 +216,19 @@ fn rate_limit_wait(answer: &Answer) -> Option<u64> {
     {
         return Some(after);
     }
-    if answer.header("x-ratelimit-remaining").map(str::trim) == Some("0") {
-        let reset: u64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
-        return Some(reset.saturating_sub(crate::store::now()).max(1));
+    if let Some(wait) = primary_reset(answer) {
+        return Some(wait);
     }
     (answer.status == 429).then_some(60)
+}
+
+/// Seconds until the primary budget resets, when the answer says it is spent.
+fn primary_reset(answer: &Answer) -> Option<u64> {
+    if answer.header("x-ratelimit-remaining").map(str::trim) != Some("0") {
+        return None;
+    }
+    let reset: u64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
+    Some(reset.saturating_sub(crate::store::now()).max(1))
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ impl Config {
 
         let mut targets = Vec::new();
         for target in raw {
-            match target.validate() {
+            match target.validate(&mut warnings) {
                 Ok(t) => targets.push(t),
                 Err(err) => warnings.push(format!("target {:?} skipped: {err:#}", target.name)),
             }
@@ -240,7 +240,7 @@ impl RawTarget {
         })
     }
 
-    fn validate(&self) -> Result<Target> {
+    fn validate(&self, warnings: &mut Vec<String>) -> Result<Target> {
         validate_name(&self.name)?;
         let Some(repository) = self.last("repository") else {
             bail!(
@@ -259,15 +259,28 @@ impl RawTarget {
             },
             _ => Sourced::default(vec![DEFAULT_BRANCH.into()]),
         };
-        for branch in &branches.value {
-            if let Err(err) = validate_branch(branch) {
-                bail!(
-                    "{err:#}; fix dispatch.{}.branch in {}",
-                    self.name,
-                    branches.origin
-                );
-            }
+        // A bad value is dropped with a warning; the target's other branches still fire.
+        let mut branches = branches;
+        let mut bad = Vec::new();
+        branches
+            .value
+            .retain(|branch| match validate_branch(branch) {
+                Ok(()) => true,
+                Err(err) => {
+                    bad.push(format!(
+                        "{err:#}; fix dispatch.{}.branch in {}",
+                        self.name, branches.origin
+                    ));
+                    false
+                }
+            });
+        if branches.value.is_empty() {
+            bail!("{}", bad.join("; "));
         }
+        warnings.extend(
+            bad.iter()
+                .map(|why| format!("target {:?}: {why}; its other branches fire", self.name)),
+        );
         let event = self
             .last("event")
             .unwrap_or_else(|| Sourced::default(DEFAULT_EVENT.into()));
@@ -500,25 +513,25 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 /// A branch as `--branch` and `dispatch.<name>.branch` take it: a short name like `main`,
-/// which git would accept as `refs/heads/<name>`.
+/// for which `refs/heads/<name>` passes git's `check-ref-format` rules (on bytes, as git
+/// checks them: only ASCII control characters and space are refused).
 pub fn validate_branch(branch: &str) -> Result<()> {
-    if branch.starts_with("refs/") {
-        let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+    if let Some(short) = branch.strip_prefix("refs/heads/") {
         bail!("branch {branch:?} should be a branch name like {short:?}, without refs/heads/");
     }
-    let bad_char = branch
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
-    let ok = !branch.is_empty()
-        && !bad_char
-        && !branch.starts_with(['-', '/', '.'])
-        && !branch.ends_with(['/', '.'])
-        && !branch.ends_with(".lock")
-        && !branch.contains("..")
-        && !branch.contains("//")
-        && !branch.contains("@{")
-        && branch != "@";
-    if !ok {
+    let bad_byte = branch
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b));
+    let bad_component = branch
+        .split('/')
+        .any(|c| c.is_empty() || c.starts_with('.') || c.ends_with(".lock"));
+    if branch.is_empty()
+        || bad_byte
+        || bad_component
+        || branch.ends_with('.')
+        || branch.contains("..")
+        || branch.contains("@{")
+    {
         bail!("branch {branch:?} is not a valid branch name; give one like main");
     }
     Ok(())
@@ -704,9 +717,13 @@ mod tests {
         let err = validate_branch("refs/heads/main").unwrap_err().to_string();
         assert!(err.contains("like \"main\""), "{err}");
         for bad in [
-            "", "a b", "-x", "a..b", "x.lock", "a:b", "a~1", "a^", "x/", "@", "a@{1}",
+            "", "a b", "a..b", "x.lock", "a:b", "a~1", "a^", "x/", "/x", "a@{1}", ".x",
         ] {
             assert!(validate_branch(bad).is_err(), "{bad:?}");
+        }
+        // Names git takes as refs/heads/<name>, odd as they are.
+        for odd in ["@", "-x", "refs/x", "caf\u{e9}", "a\u{a0}b"] {
+            assert!(validate_branch(odd).is_ok(), "{odd:?}");
         }
     }
 

@@ -31,6 +31,9 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The workflow run GitHub started, when it said.
     pub run_url: Option<String>,
+    /// Older undelivered pushes of the same branch this one replaced (removed from the
+    /// store): `strict` puts them back when it stops this push.
+    pub superseded: Vec<Entry>,
 }
 
 /// Which entries to send.
@@ -95,14 +98,16 @@ fn deliver_target(
         .collect();
     let now = crate::store::now();
     let mut outcomes = Vec::new();
-    for entry in supersede(store, all)? {
+    let (kept, mut replaced) = supersede(store, all)?;
+    for entry in kept {
         let wanted = candidates.iter().any(|c| c.id == entry.id)
             && match mode {
                 Mode::Due => entry.state == State::Confirmed && entry.next_attempt <= now,
                 Mode::All => true,
             };
         if wanted {
-            let outcome = send_one(store, settings, entry);
+            let mut outcome = send_one(store, settings, entry);
+            outcome.superseded = replaced.remove(&outcome.entry.id).unwrap_or_default();
             settle(store, &outcome)?;
             outcomes.push(outcome);
         }
@@ -110,11 +115,16 @@ fn deliver_target(
     Ok(outcomes)
 }
 
-/// Keeps the newest entry per remote ref; the older ones are removed as superseded.
-fn supersede(store: &Store, mut entries: Vec<Entry>) -> Result<Vec<Entry>> {
+/// Keeps the newest entry per remote ref; the older ones are removed as superseded, and
+/// come back keyed by the id of the entry that replaced them.
+type Replaced = BTreeMap<String, Vec<Entry>>;
+
+fn supersede(store: &Store, mut entries: Vec<Entry>) -> Result<(Vec<Entry>, Replaced)> {
     entries.sort_by_key(|e| e.seq);
     let mut newest: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut replaced = Replaced::new();
     for entry in entries {
+        let id = entry.id.clone();
         if let Some(older) = newest.insert(entry.remote_ref.clone(), entry) {
             store.remove(&older.id)?;
             store.log(
@@ -122,11 +132,14 @@ fn supersede(store: &Store, mut entries: Vec<Entry>) -> Result<Vec<Entry>> {
                 Some(&older),
                 "a newer push of the same branch replaces it",
             );
+            let mut chain = replaced.remove(&older.id).unwrap_or_default();
+            chain.push(older);
+            replaced.insert(id, chain);
         }
     }
     let mut kept: Vec<Entry> = newest.into_values().collect();
     kept.sort_by_key(|e| e.seq);
-    Ok(kept)
+    Ok((kept, replaced))
 }
 
 /// Sends entries that are not stored (`send`), in parallel; deliveries go to the history.
@@ -173,6 +186,7 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
         entry,
         verdict,
         run_url,
+        superseded: Vec::new(),
     }
 }
 

@@ -22,7 +22,7 @@ pub const NO_PROXY: [&str; 2] = ["no_proxy", "NO_PROXY"];
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// Directories of hashed CA certificates, instead of the system's.
 pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
-/// Where the shim, and `install`, look for the binary.
+/// Where `install` and `doctor` look for the binary (as the shim does, in sh).
 pub const PATH: &str = "PATH";
 
 /// Whether `GIT_DISPATCH=0` asks to skip this run.

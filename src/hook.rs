@@ -174,10 +174,10 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         let pushed_url = if remote == target_remote {
             None
         } else if *by_url.get_or_init(|| !repo.is_remote(remote))
-            && repo
-                .push_urls(target_remote)
-                .iter()
-                .any(|u| crate::repo::same_url(u, url))
+            && repo.push_urls(target_remote).iter().any(|u| {
+                // Compared without credentials: CI pushes to `https://x-access-token:T@…`.
+                crate::repo::same_url(&crate::redact::url(u), &crate::redact::url(url))
+            })
         {
             Some(crate::redact::url(url))
         } else {
@@ -187,7 +187,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
             .iter()
             .filter(|u| push::fires(target, target_remote, u))
         {
-            let selected = match selected_paths(repo, target, remote, update) {
+            let selected = match selected_paths(repo, target, target_remote, update) {
                 Selection::Everything => None,
                 Selection::Paths(paths) if paths.is_empty() => continue,
                 Selection::Paths(paths) => Some(paths),
@@ -225,12 +225,18 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         // The waiter is forked first, while this process has no other thread (sending
         // starts some: minreq's connect timeout, the trust-store reader, a tokenCommand's
         // pipes), and leaves this push's entries to the hook, which says their outcome.
-        if earlier
-            .iter()
-            .any(|e| e.state == State::Confirmed && e.next_attempt <= crate::store::now())
-        {
+        if earlier.iter().any(|e| match e.state {
+            State::AwaitingPush => true,
+            State::Confirmed => e.next_attempt <= crate::store::now(),
+            State::Failed => false,
+        }) {
             let mine: Vec<String> = recorded.iter().map(|e| e.id.clone()).collect();
-            waiter::spawn(None, &mine)?;
+            // It waits for this hook to exit before it takes a target's lock, so the push
+            // never waits behind it; a waiter that cannot start leaves the earlier pushes
+            // to the next run, and this push is sent all the same.
+            if let Err(err) = waiter::spawn(Some(std::process::id()), &mine) {
+                store.log("error", None, &format!("{err:#}"));
+            }
         }
         return Ok(send_now(&store, &config, &recorded));
     }
@@ -363,6 +369,16 @@ fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
             Some(&outcome.entry),
             "the push was stopped by dispatch.strict",
         );
+        // The older pushes it replaced did land: they are still to be sent.
+        for older in &outcome.superseded {
+            if store.save(older).is_ok() {
+                store.log(
+                    "restored",
+                    Some(older),
+                    "the push that replaced it was stopped",
+                );
+            }
+        }
     }
     say::line("push stopped by dispatch.strict; fix the dispatch, or push with GIT_DISPATCH=0");
     ExitCode::from(1)

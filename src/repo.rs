@@ -337,12 +337,18 @@ fn rewrite(url: &str, rules: &[(String, String)]) -> String {
         )
 }
 
-/// Whether two remote URLs name the same repository: equal but for a trailing `/` or `.git`
-/// (GitHub serves `owner/repo` and `owner/repo.git` alike).
+/// Whether two remote URLs name the same repository: equal but for a trailing `/`, and for
+/// a URL with a host a trailing `.git` (GitHub serves `owner/repo` and `owner/repo.git`
+/// alike; on a disk `/srv/c` and `/srv/c.git` are two repositories).
 pub fn same_url(a: &str, b: &str) -> bool {
     let norm = |u: &str| -> String {
         let u = u.trim_end_matches('/');
-        u.strip_suffix(".git").unwrap_or(u).to_string()
+        // `scheme://…` or scp-like `host:path` (a colon before any slash).
+        let hosted = u.contains("://") || u.split('/').next().is_some_and(|h| h.contains(':'));
+        match u.strip_suffix(".git") {
+            Some(bare) if hosted => bare.to_string(),
+            _ => u.to_string(),
+        }
     };
     norm(a) == norm(b)
 }
@@ -399,6 +405,11 @@ mod tests {
         assert!(same_url("git@github.com:me/c.git", "git@github.com:me/c"));
         assert!(same_url("https://h/me/c/", "https://h/me/c.git"));
         assert!(!same_url("https://h/me/c", "https://h/me/d"));
+        assert!(
+            !same_url("/srv/c", "/srv/c.git"),
+            "two repositories on a disk"
+        );
+        assert!(same_url("/srv/c.git/", "/srv/c.git"));
     }
 
     #[test]

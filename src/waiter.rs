@@ -25,6 +25,9 @@ use crate::store::{Entry, State, Store};
 /// The longest the waiter waits for `git push` to exit; a push still running then is
 /// confirmed by a later run.
 const PUSH_BOUND: Duration = Duration::from_secs(3600);
+/// How long a push whose landing cannot be told stays awaiting before it is failed, so
+/// that the hook reports it.
+const UNCONFIRMED_BOUND: Duration = Duration::from_secs(6 * 3600);
 /// The longest `retry-after` the waiter waits out itself.
 const MAX_WAIT_OUT: Duration = Duration::from_secs(60);
 /// How long `git ls-remote` may take.
@@ -197,8 +200,22 @@ pub fn confirm_pending(repo: &Repo, store: &Store, exited: Option<u32>) -> Resul
             }
             Landed::Unknown(why) => {
                 let why = crate::redact::line(&why);
-                entry.last_error = Some(format!("cannot tell yet whether the push landed: {why}"));
-                entry.updated = crate::store::now();
+                let now = crate::store::now();
+                // Asked after every push and never answered: say so, rather than keep it
+                // waiting where the hook never reports it.
+                if now.saturating_sub(entry.created) > UNCONFIRMED_BOUND.as_secs() {
+                    entry.state = State::Failed;
+                    entry.last_error = Some(format!(
+                        "cannot tell whether the push landed ({why}) after {}h; `git dispatch \
+                         retry` sends it anyway, `git dispatch drop {}` forgets it",
+                        UNCONFIRMED_BOUND.as_secs() / 3600,
+                        entry.id
+                    ));
+                } else {
+                    entry.last_error =
+                        Some(format!("cannot tell yet whether the push landed: {why}"));
+                }
+                entry.updated = now;
                 store.save(&entry)?;
                 store.log("unconfirmed", Some(&entry), &why);
             }
@@ -226,22 +243,14 @@ enum Landed {
 /// The remote-tracking ref git updates after a successful push tells; with none, the
 /// remote itself is asked.
 fn landed(repo: &Repo, entry: &Entry) -> Landed {
-    // A push by URL updates no remote-tracking ref: ask the URL it went to.
-    let ask = entry.pushed_url.as_deref().unwrap_or(&entry.remote);
+    // A push by URL moves no remote-tracking ref: only the remote can tell.
     let tracking = match entry.pushed_url {
         Some(_) => None,
         None => repo.tracking_ref_name(&entry.remote, &entry.remote_ref),
     };
     if let Some(tracking) = tracking {
         match repo.ref_sha(&tracking) {
-            Ok(Some(sha)) if sha == entry.sha => return Landed::Yes,
-            // Fetched or pushed again since: the push landed if the ref moved on from it. A
-            // ref still at `before` means it did not (a --dry-run force push back, say).
-            Ok(Some(sha))
-                if sha != entry.before && repo.is_ancestor(&entry.sha, &sha).unwrap_or(false) =>
-            {
-                return Landed::Yes
-            }
+            Ok(Some(sha)) if moved_on(repo, entry, &sha) => return Landed::Yes,
             Ok(Some(sha)) => {
                 return Landed::No(format!(
                     "{tracking} holds {}, not {} (rejected, --dry-run, or failed)",
@@ -253,8 +262,17 @@ fn landed(repo: &Repo, entry: &Entry) -> Landed {
             Err(err) => return Landed::Unknown(format!("{err:#}")),
         }
     }
+    // For a push by URL, the configured push URL it matched, credentials and all (the
+    // entry keeps it without them); else the remote's name. A URL given only on the
+    // command line is asked through the remote, which names the same repository.
+    let configured = entry.pushed_url.as_deref().and_then(|shown| {
+        repo.push_urls(&entry.remote)
+            .into_iter()
+            .find(|u| crate::repo::same_url(&crate::redact::url(u), shown))
+    });
+    let ask = configured.as_deref().unwrap_or(&entry.remote);
     match ls_remote(repo, ask, &entry.remote_ref) {
-        Ok(Some(sha)) if sha == entry.sha => Landed::Yes,
+        Ok(Some(sha)) if moved_on(repo, entry, &sha) => Landed::Yes,
         Ok(Some(sha)) => Landed::No(format!(
             "the remote's {} is {}, not {}",
             entry.branch(),
@@ -266,6 +284,13 @@ fn landed(repo: &Repo, entry: &Entry) -> Landed {
     }
 }
 
+/// Whether the remote ref now at `sha` holds the entry's push: it is the pushed sha, or it
+/// moved on from it (fetched or pushed again since). A ref still at `before` did not take
+/// it (a --dry-run force push back, say).
+fn moved_on(repo: &Repo, entry: &Entry, sha: &str) -> bool {
+    sha == entry.sha || (sha != entry.before && repo.is_ancestor(&entry.sha, sha).unwrap_or(false))
+}
+
 /// `git ls-remote <remote> <ref>`, never prompting, bounded, without our token.
 fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<String>> {
     let dir = repo.workdir().unwrap_or(repo.git_dir());
@@ -275,7 +300,7 @@ fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<Strin
         .arg(dir)
         .args(["ls-remote", "--", remote, remote_ref])
         .env("GIT_TERMINAL_PROMPT", "0");
-    let what = format!("git ls-remote {remote}");
+    let what = format!("git ls-remote {}", crate::redact::url(remote));
     let output = crate::child::output_within(&mut command, LS_REMOTE_TIMEOUT, &what)?;
     if !output.status.success() {
         anyhow::bail!("{what} failed: {}", crate::child::first_error_line(&output));

@@ -46,10 +46,18 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
         .iter()
         .map(|t| t.owner().to_ascii_lowercase())
         .collect();
+    // As `token::find` chooses: a host-wide token does not serve an owner with its own.
+    let own_token = |o: &str| {
+        owner.is_none() && matches!(token::stored(&token::key(api.host(), Some(o))), Ok(Some(_)))
+    };
     let mut repositories: Vec<&str> = Vec::new();
     for t in &targets {
         let r = t.repository.value.as_str();
-        if owner.is_none_or(|o| t.owner().eq_ignore_ascii_case(o)) && !repositories.contains(&r) {
+        let serves = match owner {
+            Some(o) => t.owner().eq_ignore_ascii_case(o),
+            None => !own_token(t.owner()),
+        };
+        if serves && !repositories.contains(&r) {
             repositories.push(r);
         }
     }
@@ -85,7 +93,9 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
             say::line(&fix(repository));
         }
         for (repository, why) in &unknown {
-            say::line(&format!("{repository}: could not check: {why}"));
+            say::line(&format!(
+                "{repository}: could not check the token against it: {why}"
+            ));
         }
         bail!("token not stored: it can see none of the repositories it would serve");
     }
@@ -96,26 +106,34 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
         .copied()
         .chain(unknown.iter().map(|(r, _)| *r))
         .collect();
-    if !missing.is_empty() {
-        if let Ok(Some(old)) = token::stored(&key) {
-            let served: Vec<&str> = missing
-                .iter()
-                .copied()
-                .filter(|r| {
-                    matches!(
-                        check(&api, &old, &format!("/repos/{r}"), r),
-                        Ok(Sight::Sees)
-                    )
-                })
-                .collect();
-            if !served.is_empty() {
-                bail!(
-                    "token not stored: the token stored for {key} can see {}, which this one cannot; \
-                     give this one access to it too, or store it for one owner with \
-                     `git dispatch login --owner OWNER`",
-                    served.join(", ")
-                );
-            }
+    // Each such repository is served today by `host/owner`'s token, else `host`'s: if
+    // that token sees it (or GitHub cannot say), this one must not take its place.
+    for repository in &missing {
+        let its_owner = repository.split('/').next().unwrap_or_default();
+        let current = [
+            token::key(api.host(), Some(its_owner)),
+            token::key(api.host(), None),
+        ]
+        .into_iter()
+        .find_map(|k| token::stored(&k).ok().flatten().map(|t| (k, t)));
+        let Some((current_key, current)) = current else {
+            continue;
+        };
+        // The key this login writes is the one that would replace it.
+        if current_key != key && !(owner.is_some() && current_key == token::key(api.host(), None)) {
+            continue;
+        }
+        let path = format!("/repos/{repository}");
+        // A revoked token (401) or one that cannot see it either serves nothing there.
+        if matches!(
+            check(&api, &current, &path, repository),
+            Ok(Sight::Sees | Sight::Unknown(_))
+        ) {
+            bail!(
+                "token not stored: the token stored for {current_key} serves {repository}, which \
+                 this one cannot see; give this one access to it too, or store it for one owner \
+                 with `git dispatch login --owner OWNER`"
+            );
         }
     }
     for repository in &hidden {

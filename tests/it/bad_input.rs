@@ -465,3 +465,34 @@ fn a_full_ref_as_branch_is_refused_from_every_source_with_the_fix() {
     assert_eq!(got.len(), 1, "{}", fake.describe());
     assert_eq!(got[0].repository, "owner/site");
 }
+
+#[test]
+fn one_bad_branch_value_is_dropped_and_the_targets_other_branches_still_fire() {
+    let (fake, env) = installed();
+    env.git_ok(
+        &env.clone,
+        &["config", "--add", "dispatch.site.branch", "main"],
+    );
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "--add",
+            "dispatch.site.branch",
+            "refs/heads/release",
+        ],
+    );
+    let out = env.dispatch(&["list"]);
+    assert_exit(&out, 1, "list with one bad branch");
+    assert!(
+        stderr(&out).contains("target \"site\": branch \"refs/heads/release\" should be a branch name like \"release\"")
+            && stderr(&out).contains("its other branches fire"),
+        "{}",
+        show(&out)
+    );
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_dispatched(&fake, 1);
+    env.wait_settled(TIMEOUT);
+    assert_eq!(fake.dispatches().len(), 1, "{}", fake.describe());
+}

@@ -603,7 +603,7 @@ fn login_never_silently_replaces_a_token_that_serves_a_target_the_new_one_cannot
 
     assert_exit(&out, 2, "login that would lose owner/docs");
     assert!(
-        stderr(&out).contains("can see owner/docs, which this one cannot"),
+        stderr(&out).contains("serves owner/docs, which this one cannot see"),
         "{}",
         show(&out)
     );
@@ -639,4 +639,40 @@ fn each_documented_exit_code_is_what_the_shell_sees() {
         2,
         "outside a repository",
     );
+}
+
+#[test]
+fn login_for_one_owner_never_takes_a_repository_from_the_host_wide_token() {
+    // `token::find` prefers host/owner: storing it for `owner` would take owner/docs from
+    // the host-wide token that sees it.
+    let fake = FakeGitHub::start();
+    fake.add_token(NARROW, &["owner/site"]);
+    let env = targets_without_token(&fake, &["owner/site", "owner/docs"]);
+    let first = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&first, 0, "a host-wide token that sees both");
+
+    let out = env.dispatch_with_stdin(&["login", "--owner", "owner"], &format!("{NARROW}\n"));
+    assert_exit(&out, 2, "login --owner that would lose owner/docs");
+    assert!(
+        stderr(&out).contains("serves owner/docs, which this one cannot see"),
+        "{}",
+        show(&out)
+    );
+    assert!(!fs::read_to_string(env.credentials_path())
+        .unwrap()
+        .contains(NARROW));
+}
+
+#[test]
+fn a_host_wide_login_leaves_out_owners_with_their_own_token() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("other/site");
+    fake.add_token(NARROW, &["other/site"]);
+    let env = targets_without_token(&fake, &["owner/site", "other/site"]);
+    let out = env.dispatch_with_stdin(&["login", "--owner", "other"], &format!("{NARROW}\n"));
+    assert_exit(&out, 0, "login --owner other");
+
+    let out = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&out, 0, "the host-wide token serves owner/site only now");
+    assert!(!stderr(&out).contains("other/site"), "{}", show(&out));
 }

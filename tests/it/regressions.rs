@@ -241,3 +241,42 @@ fn add_shared_keeps_its_own_file_trusted_but_never_vouches_for_a_foreign_change(
         .collect();
     assert_eq!(repos, ["owner/site"]);
 }
+
+#[test]
+fn strict_stopping_a_push_keeps_the_older_landed_push_it_had_replaced() {
+    // The newer push supersedes the older under the target's lock; when strict then stops
+    // the newer one, the older one (which landed) must still be sent.
+    let (fake, mut env) = installed();
+    env.git_ok(&env.clone, &["config", "dispatch.when", "pre-push"]);
+    env.set_api_url(Some(&closed_port_url()));
+    let older = env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    assert_eq!(entries(&env.status_json()).len(), 1, "kept to retry");
+
+    env.git_ok(&env.clone, &["config", "dispatch.strict", "true"]);
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let out = env.push(&["origin", "main"]);
+    assert!(
+        !out.status.success(),
+        "strict stops the push\n{}",
+        show(&out)
+    );
+    assert_eq!(
+        env.rev(&env.remote, "refs/heads/main"),
+        older,
+        "a landed, b did not"
+    );
+    let status = env.wait_idle(TIMEOUT);
+    let kept: Vec<&str> = entries(&status)
+        .iter()
+        .filter_map(|e| e["sha"].as_str())
+        .collect();
+    assert_eq!(kept, [older.as_str()], "{status:#}");
+
+    env.set_api_url(Some(&fake.url()));
+    let out = env.dispatch(&["retry"]);
+    assert_exit(&out, 0, "retry of the older push");
+    let got = fake.dispatches();
+    assert_eq!(got.len(), 1, "{}", fake.describe());
+    assert_eq!(got[0].body["client_payload"]["sha"], older.as_str());
+}

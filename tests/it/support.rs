@@ -62,7 +62,25 @@ fn read_only_copy() -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("mtime after 1970")
         .as_nanos();
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // Tests that run as nobody run this copy, so every directory above it must let others
+    // in: target/ usually does; a checkout under /root does not, and then /tmp serves.
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let searchable = target_tmp.ancestors().all(|dir| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
+    });
+    let fallback;
+    let root = if searchable {
+        target_tmp
+    } else {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        env!("CARGO_MANIFEST_DIR").hash(&mut hasher);
+        fallback = std::env::temp_dir().join(format!("git-dispatch-bins-{:x}", hasher.finish()));
+        fs::create_dir_all(&fallback).expect("create the binary's directory in /tmp");
+        set_mode(&fallback, 0o755);
+        fallback.as_path()
+    };
     // The profile (`debug`, `release`) in the name, so concurrent runs of two profiles
     // never prune each other's copy.
     let profile = built
@@ -449,6 +467,12 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
             let (status, reply) = route(&mut st, &method, &path, &headers, &body);
             st.used += 1;
             let mut extra = github_headers(st.used);
+            // A forced header replaces GitHub's default of the same name.
+            extra.retain(|(name, _)| {
+                !st.extra_headers
+                    .iter()
+                    .any(|(forced, _)| forced.eq_ignore_ascii_case(name))
+            });
             extra.append(&mut st.extra_headers);
             st.requests.push(Request {
                 method,
@@ -1167,8 +1191,18 @@ pub fn write_script(path: &Path, body: &str) {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).expect("create the script's directory");
     }
-    fs::write(path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    set_mode(path, 0o755);
+    // Written by a child `sh` to a temp name, then renamed: a write descriptor held by this
+    // multi-threaded process could leak into a sibling test's fork, and exec of the script
+    // would then fail with ETXTBSY.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"printf '%s' "$1" >"$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2""#)
+        .arg("sh")
+        .arg(body)
+        .arg(path)
+        .status()
+        .expect("run sh to write a script");
+    assert!(status.success(), "write {}", path.display());
 }
 
 /// `s` quoted for `sh`.
@@ -1216,7 +1250,23 @@ impl TestEnv {
     /// `new()` for a user who cannot write a read-only file: this user, or nobody when the
     /// tests run as root (who can write anything, and so never gets the hook as a link).
     pub fn unprivileged() -> TestEnv {
-        TestEnv::new_as(running_as_root().then_some(NOBODY))
+        let user = running_as_root().then_some(NOBODY);
+        if user.is_some() {
+            // nobody runs the binary under target/: every directory above it must let it in.
+            for dir in bin().ancestors().skip(1) {
+                let mode = fs::metadata(dir).map(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.permissions().mode()
+                });
+                assert!(
+                    mode.is_ok_and(|m| m & 0o001 != 0),
+                    "{} is not searchable by others, so the tests that run as nobody cannot \
+                     run the binary; check the checkout out where others may enter (not /root)",
+                    dir.display()
+                );
+            }
+        }
+        TestEnv::new_as(user)
     }
 
     /// `unprivileged()` with `TOKEN` and the fake's URL in the environment.
