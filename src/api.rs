@@ -151,6 +151,23 @@ impl Api {
         body: Option<&str>,
         token: &Token,
     ) -> Result<Answer, String> {
+        self.send_if(method, url, body, None, token)
+    }
+
+    /// `GET url`, conditional on `etag` (`If-None-Match`): GitHub answers 304, which costs
+    /// no primary rate limit, while nothing changed.
+    pub fn get_if(&self, url: &str, etag: Option<&str>, token: &Token) -> Result<Answer, String> {
+        self.send_if(Method::Get, url, None, etag, token)
+    }
+
+    fn send_if(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&str>,
+        etag: Option<&str>,
+        token: &Token,
+    ) -> Result<Answer, String> {
         if url.starts_with("https://") {
             crate::tls::install();
         }
@@ -166,6 +183,9 @@ impl Api {
         }
         if let Some(body) = body {
             request = request.with_body(body.as_bytes().to_vec());
+        }
+        if let Some(etag) = etag {
+            request = request.with_header("If-None-Match", etag);
         }
         if let Some(proxy) = crate::proxy::for_url(url) {
             let proxy = minreq::Proxy::new(&proxy)

@@ -27,6 +27,10 @@ pub const DEFAULT_EVENT: &str = "update";
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 /// `dispatch.timeout`: seconds per request.
 pub const DEFAULT_TIMEOUT: u64 = 10;
+/// `dispatch.follow`: follow the run a dispatch starts (false: send only, as before).
+pub const DEFAULT_FOLLOW: bool = true;
+/// `dispatch.followFor`: how long one dispatch's run is followed, in seconds.
+pub const DEFAULT_FOLLOW_FOR: u64 = 3600;
 /// `dispatch.when`: after the push lands (default) or from the pre-push hook itself.
 pub const DEFAULT_WHEN: When = When::AfterPush;
 /// GitHub's limits on a dispatch: event_type length, client_payload keys, body size.
@@ -152,6 +156,10 @@ pub struct Settings {
     pub token_command: Sourced<Option<String>>,
     /// `dispatch.timeout` in seconds.
     pub timeout: Sourced<u64>,
+    /// `dispatch.follow`: find and follow the run each dispatch starts.
+    pub follow: Sourced<bool>,
+    /// `dispatch.followFor` in seconds: the wall-clock bound on following one dispatch.
+    pub follow_for: Sourced<u64>,
 }
 
 /// Everything read from config: valid targets, settings, and what was wrong.
@@ -494,12 +502,44 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         },
         None => Sourced::default(DEFAULT_TIMEOUT),
     };
+    let follow = match find("follow") {
+        Some(s) => match parse_bool(&s.value) {
+            Some(b) => Sourced {
+                value: b,
+                origin: s.origin,
+            },
+            None => {
+                warn_bad("follow", &s.value, "true or false");
+                Sourced::default(DEFAULT_FOLLOW)
+            }
+        },
+        None => Sourced::default(DEFAULT_FOLLOW),
+    };
+    let follow_for = match find("followFor") {
+        Some(s) => match s.value.trim().parse::<u64>() {
+            Ok(n) if (1..=86400).contains(&n) => Sourced {
+                value: n,
+                origin: s.origin,
+            },
+            _ => {
+                warn_bad(
+                    "followFor",
+                    &s.value,
+                    "a whole number of seconds from 1 to 86400",
+                );
+                Sourced::default(DEFAULT_FOLLOW_FOR)
+            }
+        },
+        None => Sourced::default(DEFAULT_FOLLOW_FOR),
+    };
     Ok(Settings {
         when,
         strict,
         api_url,
         token_command,
         timeout,
+        follow,
+        follow_for,
     })
 }
 

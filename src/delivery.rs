@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use crate::answer::{self, Failure, Verdict};
+use crate::answer::{self, Answer, Failure, Verdict};
 use crate::api::{Api, Method};
 use crate::config::Settings;
 use crate::payload;
@@ -31,6 +31,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The workflow run GitHub started, when it said.
     pub run_url: Option<String>,
+    /// GitHub's answer, when there was one (its `Date` and run details start following).
+    pub answer: Option<Answer>,
     /// Older undelivered pushes of the same branch this one replaced (removed from the
     /// store): `strict` puts them back when it stops this push.
     pub superseded: Vec<Entry>,
@@ -108,7 +110,7 @@ fn deliver_target(
         if wanted {
             let mut outcome = send_one(store, settings, entry);
             outcome.superseded = replaced.remove(&outcome.entry.id).unwrap_or_default();
-            settle(store, &outcome)?;
+            settle(store, settings, &outcome)?;
             outcomes.push(outcome);
         }
     }
@@ -152,6 +154,12 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
                     let outcome = send_one(store, settings, entry);
                     if outcome.verdict.is_ok() {
                         let _ = store.record_delivery(delivery_of(&outcome));
+                        crate::follow::record(
+                            store,
+                            settings,
+                            &outcome.entry,
+                            outcome.answer.as_ref(),
+                        );
                     }
                     outcome
                 })
@@ -163,10 +171,11 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
 
 /// One POST; never panics, never returns the token.
 fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
-    let (verdict, run_url) = match request(store, settings, &entry) {
-        Ok((verdict, run_url)) => (verdict, run_url),
+    let (verdict, answer) = match request(store, settings, &entry) {
+        Ok((verdict, answer)) => (verdict, answer),
         Err(failure) => (Err(failure), None),
     };
+    let run_url = answer.as_ref().and_then(Answer::run_url);
     // Reasons are kept and shown: no URL credentials in them.
     let verdict = verdict.map_err(|failure| match failure {
         Failure::Later {
@@ -186,6 +195,7 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
         entry,
         verdict,
         run_url,
+        answer,
         superseded: Vec::new(),
     }
 }
@@ -194,7 +204,7 @@ fn request(
     store: &Store,
     settings: &Settings,
     entry: &Entry,
-) -> Result<(Verdict, Option<String>), Failure> {
+) -> Result<(Verdict, Option<Answer>), Failure> {
     let api = Api::new(&settings.api_url.value, settings.timeout.value)
         .map_err(|e| Failure::later(format!("{e:#}")))?;
     let owner = entry.repository.split('/').next().unwrap_or_default();
@@ -221,8 +231,7 @@ fn request(
             let body = payload::workflow_body(&git_ref, &entry.body, details);
             let answer = api.send(Method::Post, &url, Some(&body), &token);
             if !(details && answer::refuses_run_details(&answer)) {
-                let run_url = answer.as_ref().ok().and_then(answer::Answer::run_url);
-                return Ok((answer::judge(&answer, &entry.repository), run_url));
+                return Ok((answer::judge(&answer, &entry.repository), answer.ok()));
             }
             // An older server: the run's URL is a nicety, the dispatch is not. Send it again
             // without the key, and remember the host so the next one goes straight through.
@@ -239,8 +248,7 @@ fn request(
         }
     };
     let answer = api.send(Method::Post, &url, Some(&body), &token);
-    let run_url = answer.as_ref().ok().and_then(answer::Answer::run_url);
-    Ok((answer::judge(&answer, &entry.repository), run_url))
+    Ok((answer::judge(&answer, &entry.repository), answer.ok()))
 }
 
 /// The URL and body `entry` would be sent with, without asking GitHub anything (a workflow
@@ -277,7 +285,7 @@ fn delivery_of(outcome: &Outcome) -> Delivery {
 }
 
 /// Records a verdict: delivered entries leave the store for the history.
-fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
+fn settle(store: &Store, settings: &Settings, outcome: &Outcome) -> Result<()> {
     let now = crate::store::now();
     let entry = &outcome.entry;
     match &outcome.verdict {
@@ -286,6 +294,7 @@ fn settle(store: &Store, outcome: &Outcome) -> Result<()> {
             // cannot be written must not make us send the push again.
             store.remove(&entry.id)?;
             let _ = store.record_delivery(delivery_of(outcome));
+            crate::follow::record(store, settings, entry, outcome.answer.as_ref());
             store.log(
                 "delivered",
                 Some(entry),

@@ -14,6 +14,9 @@ pub const BIN: &str = "GIT_DISPATCH_BIN";
 /// hook sits beside it.
 pub const HOOK: &str = "GIT_DISPATCH_HOOK";
 
+/// The follower's poll interval in milliseconds (default five seconds), so tests of a
+/// build's whole life take a second.
+pub const POLL_MS: &str = "GIT_DISPATCH_POLL_MS";
 /// The proxy for https, as curl reads it: the first of these that is set.
 pub const HTTPS_PROXY: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
 /// Hosts that go direct, as curl reads them.

@@ -199,7 +199,8 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 repository: &content_repo,
                 paths: selected.as_deref(),
             };
-            let mut entry = match entry_for(target, target_remote, &facts, push_pid) {
+            let follow = config.settings.follow.value;
+            let mut entry = match entry_for(target, target_remote, &facts, push_pid, follow) {
                 Ok(entry) => entry,
                 Err(err) => {
                     say::line(&format!("target {}: {err:#}", target.name));
@@ -269,8 +270,19 @@ pub fn entry_for(
     remote: &str,
     facts: &PushFacts<'_>,
     push_pid: u32,
+    follow: bool,
 ) -> Result<Entry> {
-    let body = match &target.workflow {
+    let mut entry = Entry::new(
+        &target.name,
+        &target.repository.value,
+        remote,
+        facts.remote_ref,
+        facts.sha,
+        facts.before,
+        String::new(),
+        push_pid,
+    );
+    entry.body = match &target.workflow {
         // workflow_dispatch takes the user's payload fields as its inputs, nothing of ours.
         Some(_) => Value::Object(target.payload.value.clone()).to_string(),
         None => {
@@ -279,19 +291,17 @@ pub fn entry_for(
             for warning in warnings {
                 say::line(&format!("target {}: {warning}", target.name));
             }
-            body
+            // Best effort, never at the cost of the dispatch.
+            match follow.then(|| payload::with_dispatch_id(&body, &format!("gd-{}", entry.id))) {
+                Some(Ok(with)) => with,
+                Some(Err(why)) => {
+                    say::line(&format!("target {}: {why}", target.name));
+                    body
+                }
+                None => body,
+            }
         }
     };
-    let mut entry = Entry::new(
-        &target.name,
-        &target.repository.value,
-        remote,
-        facts.remote_ref,
-        facts.sha,
-        facts.before,
-        body,
-        push_pid,
-    );
     entry.workflow = target.workflow.as_ref().map(|w| w.value.clone());
     entry.workflow_ref = target.workflow_ref.as_ref().map(|r| r.value.clone());
     Ok(entry)
@@ -386,24 +396,38 @@ fn send_now(store: &Store, config: &Config, recorded: &[Entry]) -> ExitCode {
 
 /// One line on what failed since the last push, if anything did.
 fn report_failures(store: &Store, entries: &[Entry]) {
-    if entries.is_empty() {
-        return;
-    }
+    // Builds that failed since: known by one marker file, so a push reads nothing more
+    // while there are none.
+    let builds = if store.has_unannounced() {
+        store.take_unannounced()
+    } else {
+        Vec::new()
+    };
     let since = store.last_reported();
     let failing: Vec<&Entry> = entries
         .iter()
         .filter(|e| e.last_error.is_some() && e.updated >= since && e.state != State::AwaitingPush)
         .collect();
-    let Some(first) = failing.first() else { return };
-    let reason = first.last_error.as_deref().unwrap_or_default();
-    let more = match failing.len() {
+    let count = failing.len() + builds.len();
+    let more = match count {
+        0 => return,
         1 => String::new(),
         n => format!(" (and {} more)", n - 1),
     };
-    say::line(&format!(
-        "earlier dispatch to {} not delivered{more}: {}; see `git dispatch status`",
-        first.repository,
-        say::shorten(reason, 160)
-    ));
-    let _ = store.set_reported(crate::store::now() + 1);
+    match (builds.first(), failing.first()) {
+        (Some(build), _) => say::line(&format!(
+            "the site build for {} {}{more}; see `git dispatch status`",
+            build.repository,
+            say::shorten(&build.failure_words(), 200),
+        )),
+        (None, Some(first)) => say::line(&format!(
+            "earlier dispatch to {} not delivered{more}: {}; see `git dispatch status`",
+            first.repository,
+            say::shorten(first.last_error.as_deref().unwrap_or_default(), 160)
+        )),
+        (None, None) => return,
+    }
+    if !failing.is_empty() {
+        let _ = store.set_reported(crate::store::now() + 1);
+    }
 }

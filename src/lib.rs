@@ -12,6 +12,7 @@ mod delivery;
 mod env;
 pub mod exit;
 mod filter;
+mod follow;
 mod hook;
 mod install;
 mod payload;
@@ -19,9 +20,11 @@ mod proxy;
 mod push;
 pub mod redact;
 mod repo;
+mod run;
 mod say;
 mod shared;
 mod store;
+mod timestamp;
 mod tls;
 mod token;
 mod waiter;
@@ -41,6 +44,20 @@ pub fn hook_pre_push(
     invoked_as: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
     hook::pre_push(remote, url, invoked_as)
+}
+
+/// The background follower (`git-dispatch hook follow`): follows this clone's delivered
+/// dispatches to the end of their runs. Never an error exit: it has no one to tell.
+pub fn hook_follow() -> ExitCode {
+    if let Ok(repo) = repo::Repo::discover() {
+        let store = store::Store::new(repo.common_dir());
+        if let Ok(config) = config::Config::load(&repo) {
+            if let Err(err) = follow::run(&store, &config.settings) {
+                store.log("error", None, &format!("follower: {err:#}"));
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Prints one `git-dispatch:` line on stderr (see `say`).

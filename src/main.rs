@@ -22,6 +22,10 @@ fn main() -> ExitCode {
         .is_some_and(|a| Path::new(a).file_name() == Some("pre-push".as_ref()));
     let shimmed =
         args.get(1).is_some_and(|a| a == "hook") && args.get(2).is_some_and(|a| a == "pre-push");
+    if args.get(1).is_some_and(|a| a == "hook") && args.get(2).is_some_and(|a| a == "follow") {
+        set_panic_hook(true);
+        return git_dispatch::hook_follow();
+    }
     set_panic_hook(linked || shimmed);
     if linked || shimmed {
         let first = if linked { 1 } else { 3 };

@@ -89,6 +89,44 @@ pub fn dispatch_body(
 /// The `workflow_dispatch` body: `ref`, the user's payload fields as string `inputs` (a
 /// workflow declares string inputs; GitHub answers 422 for undeclared ones), and a request
 /// for the run's URL.
+/// The key that carries a dispatch's own id, which the site's `run-name` line puts in its
+/// run's title, so the run can be told for this dispatch's.
+pub const DISPATCH_ID_KEY: &str = "dispatch_id";
+
+/// `body` (a `repository_dispatch` body) with `"dispatch_id": id` added last in
+/// `client_payload`, if it has room under GitHub's limits; else why not.
+pub fn with_dispatch_id(body: &str, id: &str) -> Result<String, String> {
+    let payload = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("client_payload")?.as_object().cloned())
+        .unwrap_or_default();
+    if payload.contains_key(DISPATCH_ID_KEY) {
+        return Err(format!(
+            "payload field {DISPATCH_ID_KEY:?} is git-dispatch's own: rename it, or its run is \
+             followed by time only"
+        ));
+    }
+    let keys = payload.len().max(1);
+    if keys >= MAX_PAYLOAD_KEYS {
+        return Err(format!(
+            "client_payload has GitHub's {MAX_PAYLOAD_KEYS} keys already, so no {DISPATCH_ID_KEY}: \
+             its run is followed by time only"
+        ));
+    }
+    let Some(head) = body.strip_suffix("}}") else {
+        return Err("the body is not ours".into());
+    };
+    let sep = if head.ends_with('{') { "" } else { "," };
+    let with = format!("{head}{sep}\"{DISPATCH_ID_KEY}\":{}}}}}", Value::from(id));
+    if with.len() > MAX_BODY_BYTES {
+        return Err(format!(
+            "no room for {DISPATCH_ID_KEY} in GitHub's {MAX_BODY_BYTES}-byte body: its run is \
+             followed by time only"
+        ));
+    }
+    Ok(with)
+}
+
 /// `run_details: false` leaves the request for the run out, for servers that refuse the key
 /// (doc/DESIGN.md, "Servers that do not take return_run_details").
 pub fn workflow_body(git_ref: &str, inputs: &str, run_details: bool) -> String {
@@ -118,6 +156,27 @@ pub fn workflow_body(git_ref: &str, inputs: &str, run_details: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dispatch_id_goes_last_while_there_is_room() {
+        let push = PushFacts {
+            remote_ref: "refs/heads/main",
+            sha: "a",
+            before: "b",
+            repository: "o/c",
+            paths: None,
+        };
+        let (body, _) = dispatch_body("update", &push, &Map::new()).unwrap();
+        let with = with_dispatch_id(&body, "gd-1").unwrap();
+        assert!(
+            with.ends_with(r#","repository":"o/c","dispatch_id":"gd-1"}}"#),
+            "{with}"
+        );
+        let six: Map<String, Value> = (0..6).map(|i| (format!("k{i}"), Value::from(i))).collect();
+        let (full, _) = dispatch_body("update", &push, &six).unwrap();
+        let err = with_dispatch_id(&full, "gd-1").unwrap_err();
+        assert!(err.contains("followed by time only"), "{err}");
+    }
 
     #[test]
     fn our_payload_fields_win() {

@@ -8,6 +8,7 @@
 //! dispatch/reported            when the hook last said what failed
 //! dispatch/default-branches.json  each workflow target's default branch, for a day
 //! dispatch/api-hosts.json      API hosts that refuse `return_run_details`, for a week
+//! dispatch/runs/<id>.json      each delivery's run(s) as followed, until announced and old
 //! ```
 //!
 //! Entry life: `awaiting-push` (recorded by the hook) -> `confirmed` (the push landed) ->
@@ -387,6 +388,98 @@ impl Store {
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(file)
+    }
+
+    /// Takes the lock `name` if no other process holds it; `None` if one does.
+    pub fn try_lock(&self, name: &str) -> Result<Option<File>> {
+        let dir = self.dir.join("locks");
+        create_dir(&dir)?;
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => {
+                Err(err).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+
+    /// Whether the state directory still exists (a follower stops when it is gone).
+    pub fn exists(&self) -> bool {
+        self.dir.is_dir()
+    }
+
+    /// The followed deliveries on disk (`runs/`), oldest first.
+    pub fn follows(&self) -> Vec<crate::run::Follow> {
+        let mut all: Vec<crate::run::Follow> = fs::read_dir(self.dir.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|t| serde_json::from_slice::<Value>(&t).ok())
+            .filter_map(|v| crate::run::Follow::from_json(&v))
+            .collect();
+        all.sort_by_key(|f| f.dispatched_at);
+        all
+    }
+
+    /// Writes a followed delivery, atomically.
+    pub fn save_follow(&self, follow: &crate::run::Follow) -> Result<()> {
+        let dir = self.dir.join("runs");
+        create_dir(&dir)?;
+        write_atomic(
+            &dir.join(format!("{}.json", follow.id)),
+            follow.to_json().to_string().as_bytes(),
+        )
+    }
+
+    /// Forgets followed deliveries that ended and were announced, beyond the newest
+    /// `keep` (an unannounced outcome is never trimmed).
+    pub fn trim_follows(&self, keep: usize) {
+        let all = self.follows();
+        let ended: Vec<&crate::run::Follow> = all
+            .iter()
+            .filter(|f| f.phase == crate::run::Phase::Done && f.announced_hook)
+            .collect();
+        for f in ended.iter().take(ended.len().saturating_sub(keep)) {
+            let _ = fs::remove_file(self.dir.join("runs").join(format!("{}.json", f.id)));
+        }
+    }
+
+    /// Whether a followed build ended badly and no push has said so yet (one `stat`).
+    pub fn has_unannounced(&self) -> bool {
+        self.dir.join("unannounced").exists()
+    }
+
+    /// Marks that a followed build ended badly, for the next push to say.
+    pub fn mark_unannounced(&self) {
+        let _ = write_atomic(&self.dir.join("unannounced"), b"");
+    }
+
+    /// The followed deliveries that ended badly and were not said by a push, now marked
+    /// said (each outcome is announced once by the hook).
+    pub fn take_unannounced(&self) -> Vec<crate::run::Follow> {
+        let Ok(_guard) = self.lock("follows") else {
+            return Vec::new();
+        };
+        let _ = fs::remove_file(self.dir.join("unannounced"));
+        let mut said = Vec::new();
+        for mut f in self.follows() {
+            if f.phase == crate::run::Phase::Done && !f.announced_hook {
+                f.announced_hook = true;
+                if self.save_follow(&f).is_ok() && f.outcome.is_some_and(|o| o.is_failed_build()) {
+                    said.push(f);
+                }
+            }
+        }
+        said
     }
 
     /// The last deliveries, newest last.

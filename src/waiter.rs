@@ -164,6 +164,10 @@ fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
             None => break,
         }
     }
+    // The waiter goes on as the clone's follower (if none runs yet): no second process.
+    if crate::follow::unfinished(&store) {
+        crate::follow::run(&store, &config.settings)?;
+    }
     Ok(())
 }
 

@@ -56,6 +56,12 @@ pub fn run() -> Result<Code> {
     row("strict", s.strict.value.to_string(), &s.strict.origin);
     row("apiUrl", s.api_url.value.clone(), &s.api_url.origin);
     row("timeout", s.timeout.value.to_string(), &s.timeout.origin);
+    row("follow", s.follow.value.to_string(), &s.follow.origin);
+    row(
+        "followFor",
+        s.follow_for.value.to_string(),
+        &s.follow_for.origin,
+    );
     let command = s
         .token_command
         .value

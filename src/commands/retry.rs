@@ -36,5 +36,7 @@ pub fn run() -> Result<Code> {
         say::line(&format!("{waiting} push(es) not confirmed yet (still running, or the remote could not be asked); see `git dispatch status`"));
         problem = true;
     }
+    // What was delivered is followed in the background.
+    crate::follow::resume(&store);
     Ok(Code::report_if(problem))
 }

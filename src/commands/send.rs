@@ -66,7 +66,8 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             repository: &crate::redact::repository_name(&url),
             paths: None,
         };
-        entries.push(hook::entry_for(target, remote, &facts, 0)?);
+        let follow = config.settings.follow.value;
+        entries.push(hook::entry_for(target, remote, &facts, 0, follow)?);
     }
     if dry_run {
         for entry in &entries {
@@ -92,5 +93,7 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
         failed |= outcome.verdict.is_err();
         say::line(&delivery::describe(outcome, false));
     }
+    // What was delivered is followed in the background.
+    crate::follow::resume(&store);
     Ok(Code::report_if(failed))
 }

@@ -5,17 +5,29 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::{json, Value};
 
+use std::collections::BTreeMap;
+
 use crate::exit::Code;
 use crate::repo::Repo;
+use crate::run::{Follow, Outcome};
 use crate::say;
 use crate::store::{self, Entry, State, Store};
 
-/// Prints the status; exit 1 when anything is pending or failed.
+/// Prints the status; exit 1 when anything is pending or failed, or when a target's
+/// latest followed build did not succeed.
 pub fn run(as_json: bool) -> Result<Code> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
+    // A follower that died (kill -9, a reboot) is resumed from disk.
+    crate::follow::resume(&store);
     let entries = store.entries()?;
     let history = store.history();
+    let follows: BTreeMap<String, Follow> = store
+        .follows()
+        .into_iter()
+        .map(|f| (f.id.clone(), f))
+        .collect();
+    let problem = !entries.is_empty() || latest_build_failed(&follows);
     let mut out = std::io::stdout().lock();
     if as_json {
         let list: Vec<Value> = entries
@@ -30,9 +42,19 @@ pub fn run(as_json: bool) -> Result<Code> {
                 v
             })
             .collect();
-        let recent: Vec<Value> = history.iter().rev().map(|d| d.to_json()).collect();
+        let recent: Vec<Value> = history
+            .iter()
+            .rev()
+            .map(|d| {
+                let mut v = d.to_json();
+                if let Some(f) = follows.get(&d.id) {
+                    v["follow"] = follow_json(f);
+                }
+                v
+            })
+            .collect();
         writeln!(out, "{}", json!({ "entries": list, "recent": recent }))?;
-        return Ok(Code::report_if(!entries.is_empty()));
+        return Ok(Code::report_if(problem));
     }
     let now = store::now();
     let pending: Vec<&Entry> = entries
@@ -96,12 +118,64 @@ pub fn run(as_json: bool) -> Result<Code> {
                 d.repository,
                 duration(now.saturating_sub(d.delivered))
             )?;
-            if let Some(url) = &d.run_url {
-                writeln!(out, "      run: {url}")?;
+            match follows.get(&d.id) {
+                Some(f) => {
+                    writeln!(out, "      run: {}", f.words())?;
+                    if let Some(note) = &f.note {
+                        writeln!(out, "      {note}")?;
+                    }
+                }
+                None => {
+                    if let Some(url) = &d.run_url {
+                        writeln!(out, "      run: {url}")?;
+                    }
+                }
             }
         }
     }
-    Ok(Code::report_if(!entries.is_empty()))
+    Ok(Code::report_if(problem))
+}
+
+/// Whether the newest followed delivery of some target ended in a build that is not what
+/// the writer wanted (`status` then exits 1, like a failed send).
+fn latest_build_failed(follows: &BTreeMap<String, Follow>) -> bool {
+    let mut newest: BTreeMap<&str, &Follow> = BTreeMap::new();
+    for f in follows.values() {
+        match newest.get(f.target.as_str()) {
+            Some(kept) if (kept.dispatched_at, &kept.id) >= (f.dispatched_at, &f.id) => {}
+            _ => {
+                newest.insert(&f.target, f);
+            }
+        }
+    }
+    // Not knowing (cannot follow, not identified, still running) is not a failed build.
+    newest
+        .values()
+        .any(|f| f.outcome.is_some_and(Outcome::is_failed_build))
+}
+
+/// A followed delivery as `status --json` shows it: GitHub's own fields, our words.
+fn follow_json(f: &Follow) -> Value {
+    let runs: Vec<Value> = f
+        .runs
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "html_url": r.html_url, "workflow": r.workflow,
+                "status": r.status, "conclusion": r.conclusion, "run_attempt": r.run_attempt,
+                "failed_job": r.failed_job.as_ref().map(|(j, _)| j),
+                "failed_step": r.failed_job.as_ref().and_then(|(_, s)| s.as_ref()),
+            })
+        })
+        .collect();
+    json!({
+        "state": f.words(),
+        "outcome": f.outcome.map(Outcome::as_str),
+        "matched": f.to_json()["matched"],
+        "dispatch_id": f.dispatch_id,
+        "note": f.note,
+        "runs": runs,
+    })
 }
 
 /// `42s`, `5m`, `3h`, `2d`.

@@ -75,7 +75,10 @@ fn add_rejects_a_bad_repository_and_names_the_form() {
             show(&out)
         );
     }
-    let written = env.git(&env.clone, &["config", "--get-regexp", "^dispatch\\."]);
+    let written = env.git(
+        &env.clone,
+        &["config", "--local", "--get-regexp", "^dispatch\\."],
+    );
     assert_eq!(
         written.status.code(),
         Some(1),

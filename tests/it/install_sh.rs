@@ -1315,7 +1315,10 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
 
 /// `clone` has no `dispatch.*` setting at all (git config exits 1: nothing matched).
 fn assert_no_target(env: &TestEnv, clone: &Path) {
-    let targets = env.git(clone, &["config", "--get-regexp", r"^dispatch\."]);
+    let targets = env.git(
+        clone,
+        &["config", "--local", "--get-regexp", r"^dispatch\."],
+    );
     assert_eq!(targets.status.code(), Some(1), "{}", show(&targets));
 }
 

@@ -142,6 +142,8 @@ pub struct Request {
     pub method: String,
     /// The path without the query string.
     pub path: String,
+    /// The query string, without `?` (empty when none).
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub status: u16,
@@ -188,6 +190,11 @@ struct FakeState {
     tokens: BTreeMap<String, BTreeSet<String>>,
     /// The repositories the current request's token may see.
     visible: BTreeSet<String>,
+    /// GitHub Actions: how each repository's builds go, and the runs so far.
+    builds: BTreeMap<String, Build>,
+    runs: Vec<FakeRun>,
+    /// Whether the token may read Actions (403 with X-Accepted-GitHub-Permissions if not).
+    actions_readable: bool,
     /// Headers of the answer being made, beside the ones every answer carries.
     extra_headers: Vec<(String, String)>,
     /// Requests counted against the primary rate limit, for `x-ratelimit-*`.
@@ -239,6 +246,9 @@ impl FakeGitHub {
             old_server: false,
             tokens: BTreeMap::new(),
             visible: BTreeSet::new(),
+            builds: BTreeMap::new(),
+            runs: Vec::new(),
+            actions_readable: true,
             extra_headers: Vec::new(),
             used: 0,
             requests: Vec::new(),
@@ -447,7 +457,10 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
         let mut raw = Vec::new();
         let _ = rq.as_reader().read_to_end(&mut raw);
         let method = rq.method().as_str().to_string();
-        let path = rq.url().split('?').next().unwrap_or("").to_string();
+        let (path, query) = match rq.url().split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (rq.url().to_string(), String::new()),
+        };
         let headers: Vec<(String, String)> = rq
             .headers()
             .iter()
@@ -464,7 +477,7 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
         let (status, reply, extra) = {
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
             st.extra_headers.clear();
-            let (status, reply) = route(&mut st, &method, &path, &headers, &body);
+            let (status, reply) = route(&mut st, &method, &path, &query, &headers, &body);
             st.used += 1;
             let mut extra = github_headers(st.used);
             // A forced header replaces GitHub's default of the same name.
@@ -477,14 +490,15 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
             st.requests.push(Request {
                 method,
                 path,
+                query,
                 headers,
                 body,
                 status,
             });
             (status, reply, extra)
         };
-        let mut response = if status == 204 {
-            tiny_http::Response::empty(204).boxed()
+        let mut response = if status == 204 || status == 304 {
+            tiny_http::Response::empty(status).boxed()
         } else {
             tiny_http::Response::from_string(reply)
                 .with_status_code(status)
@@ -592,6 +606,7 @@ fn route(
     st: &mut FakeState,
     method: &str,
     path: &str,
+    query: &str,
     headers: &[(String, String)],
     body: &str,
 ) -> (u16, String) {
@@ -688,7 +703,20 @@ fn route(
             else {
                 return (404, message("Not Found"));
             };
-            validate_workflow_dispatch(w, st.old_server, headers, body)
+            let file = w.file.clone();
+            let (status, reply) = validate_workflow_dispatch(w, st.old_server, headers, body);
+            if status == 200 || status == 204 {
+                let id = start_runs(st, &full, "workflow_dispatch", Some(&file), body);
+                if let (200, Some(id)) = (status, id) {
+                    let reply = json!({
+                        "workflow_run_id": id,
+                        "run_url": format!("https://api.github.com/repos/{full}/actions/runs/{id}"),
+                        "html_url": format!("https://github.com/{full}/actions/runs/{id}"),
+                    });
+                    return (200, reply.to_string());
+                }
+            }
+            (status, reply)
         }
         ("GET", ["repos", owner, repo]) => {
             let full = format!("{owner}/{repo}");
@@ -705,10 +733,32 @@ fn route(
             }
         }
         ("POST", ["repos", owner, repo, "dispatches"]) => {
-            if !st.visible.contains(&format!("{owner}/{repo}")) {
+            let full = format!("{owner}/{repo}");
+            if !st.visible.contains(&full) {
                 return (404, message("Not Found"));
             }
-            validate_dispatch(headers, body)
+            let (status, reply) = validate_dispatch(headers, body);
+            if status == 204 {
+                start_runs(st, &full, "repository_dispatch", None, body);
+            }
+            (status, reply)
+        }
+        ("GET", ["repos", owner, repo, "actions", rest @ ..]) => {
+            let full = format!("{owner}/{repo}");
+            if !st.visible.contains(&full) {
+                return (404, message("Not Found"));
+            }
+            if !st.actions_readable {
+                st.extra_headers = vec![(
+                    "X-Accepted-GitHub-Permissions".into(),
+                    "actions=read".into(),
+                )];
+                return (
+                    403,
+                    message("Resource not accessible by personal access token"),
+                );
+            }
+            actions_get(st, &full, rest, query, headers)
         }
         _ => (404, message("Not Found")),
     }
@@ -862,12 +912,8 @@ fn validate_workflow_dispatch(
         }
     }
     if object.get("return_run_details") == Some(&Value::Bool(true)) {
-        let reply = json!({
-            "workflow_run_id": 4242,
-            "run_url": format!("https://api.github.com/repos/{}/actions/runs/4242", w.repo),
-            "html_url": format!("https://github.com/{}/actions/runs/4242", w.repo),
-        });
-        return (200, reply.to_string());
+        // The route starts the run and answers with its id.
+        return (200, String::new());
     }
     (204, String::new())
 }
@@ -1299,7 +1345,11 @@ impl TestEnv {
         let root = tmp.path().canonicalize().expect("canonical temp dir");
         let home = root.join("home");
         fs::create_dir_all(home.join(".config")).expect("create home");
-        fs::write(home.join(".gitconfig"), "").expect("create the global git config");
+        // Following the run is tested where it is the subject (tests/it/follow.rs, which
+        // turns it on in the clone); elsewhere a dispatch is the whole story, and the
+        // fake's requests are the dispatch's alone.
+        fs::write(home.join(".gitconfig"), "[dispatch]\n\tfollow = false\n")
+            .expect("create the global git config");
         if let Some((uid, gid)) = user {
             let status = Command::new("chown")
                 .arg("-R")
@@ -1805,4 +1855,384 @@ fn only_gits_own_ref_lines_pass_as_indented_push_output() {
     ] {
         assert!(!is_ref_status(bad), "{bad:?}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// GitHub Actions, simulated: a dispatch to a repository with a listening workflow starts a
+// run that appears in lists a moment later and goes queued -> in_progress -> completed.
+// ---------------------------------------------------------------------------
+
+/// How a repository's builds go, in milliseconds after the dispatch.
+#[derive(Clone, Debug)]
+pub struct Build {
+    /// No run at all (the event is not in the workflow's types, say).
+    pub never: bool,
+    /// When the run shows in filtered lists (they lag behind the dispatch).
+    pub appears_ms: u64,
+    /// When it leaves `queued`.
+    pub starts_ms: u64,
+    /// When it completes.
+    pub ends_ms: u64,
+    /// Its conclusion then.
+    pub conclusion: &'static str,
+    /// For a failure: the failed job and its failed step, if any.
+    pub failed: Option<(&'static str, Option<&'static str>)>,
+    /// Whether it waits for an approval (an environment's reviewers) while "running".
+    pub waiting: bool,
+}
+
+impl Default for Build {
+    fn default() -> Build {
+        Build {
+            never: false,
+            appears_ms: 150,
+            starts_ms: 300,
+            ends_ms: 900,
+            conclusion: "success",
+            failed: None,
+            waiting: false,
+        }
+    }
+}
+
+struct FakeRun {
+    id: u64,
+    repo: String,
+    workflow_file: String,
+    workflow_id: u64,
+    name: String,
+    event: String,
+    title: String,
+    actor: String,
+    created_ms: u64,
+    build: Build,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `2026-12-01T19:15:45Z`.
+fn iso(ms: u64) -> String {
+    let secs = ms / 1000;
+    let date = http_date(secs);
+    // From the HTTP date's pieces: "Tue, 01 Dec 2026 19:15:45 GMT".
+    let w: Vec<&str> = date.split_whitespace().collect();
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == w[2]).unwrap() + 1;
+    format!("{}-{month:02}-{}T{}Z", w[3], w[1], w[4])
+}
+
+impl FakeGitHub {
+    /// How `repo`'s builds go from now on.
+    pub fn set_build(&self, repo: &str, build: Build) {
+        self.lock().builds.insert(repo.to_string(), build);
+    }
+
+    /// Whether the token may read Actions (a private site needs Actions: read).
+    pub fn set_actions_readable(&self, readable: bool) {
+        self.lock().actions_readable = readable;
+    }
+
+    /// A run nobody of ours started (another client's dispatch, a push): `event`, `title`,
+    /// created now, with `actor`.
+    pub fn add_foreign_run(&self, repo: &str, event: &str, title: &str, actor: &str) {
+        let mut st = self.lock();
+        let (file, name) = st
+            .workflows
+            .iter()
+            .find(|w| w.repo == repo)
+            .map(|w| (w.file.clone(), workflow_name(w)))
+            .unwrap_or(("build.yml".into(), "Build".into()));
+        let build = st.builds.get(repo).cloned().unwrap_or_default();
+        new_run(&mut st, repo, &file, &name, event, title, actor, build);
+    }
+
+    /// Every run started so far: (id, title).
+    pub fn runs(&self) -> Vec<(u64, String)> {
+        self.lock()
+            .runs
+            .iter()
+            .map(|r| (r.id, r.title.clone()))
+            .collect()
+    }
+
+    /// Requests that were not answered 304 (they count against the primary rate limit).
+    pub fn counted_requests(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.status != 304)
+            .collect()
+    }
+}
+
+fn workflow_name(w: &Workflow) -> String {
+    w.yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| format!(".github/workflows/{}", w.file))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_run(
+    st: &mut FakeState,
+    repo: &str,
+    file: &str,
+    name: &str,
+    event: &str,
+    title: &str,
+    actor: &str,
+    build: Build,
+) -> u64 {
+    let id = 4000 + st.runs.len() as u64 + 1;
+    let workflow_id = 100
+        + st.workflows
+            .iter()
+            .position(|w| w.repo == repo && w.file == file)
+            .unwrap_or(0) as u64;
+    st.runs.push(FakeRun {
+        id,
+        repo: repo.to_string(),
+        workflow_file: file.to_string(),
+        workflow_id,
+        name: name.to_string(),
+        event: event.to_string(),
+        title: title.to_string(),
+        actor: actor.to_string(),
+        created_ms: now_ms(),
+        build,
+    });
+    id
+}
+
+/// Starts a run in each workflow of `repo` that listens for `event` (for a
+/// workflow_dispatch, in `file`); the id of the last one.
+fn start_runs(
+    st: &mut FakeState,
+    repo: &str,
+    event: &str,
+    file: Option<&str>,
+    body: &str,
+) -> Option<u64> {
+    let build = st.builds.get(repo).cloned().unwrap_or_default();
+    if build.never {
+        return None;
+    }
+    let sent: Value = serde_json::from_str(body).unwrap_or_default();
+    let listening: Vec<(String, String, String)> = st
+        .workflows
+        .iter()
+        .filter(|w| w.repo == repo)
+        .filter(|w| match file {
+            Some(f) => w.file == f,
+            None => w.yaml.contains("repository_dispatch"),
+        })
+        .map(|w| (w.file.clone(), workflow_name(w), w.yaml.clone()))
+        .collect();
+    let mut last = None;
+    for (file, name, yaml) in listening {
+        // GitHub renders `run-name`; the line git-dispatch documents puts the event type
+        // and dispatch_id in the title of a repository_dispatch run.
+        let id = sent["client_payload"]["dispatch_id"].as_str();
+        let title = match (event, id) {
+            ("repository_dispatch", Some(id)) if yaml.contains("client_payload.dispatch_id") => {
+                format!("{} {id}", sent["event_type"].as_str().unwrap_or(""))
+            }
+            _ => name.clone(),
+        };
+        last = Some(new_run(
+            st,
+            repo,
+            &file,
+            &name,
+            event,
+            &title,
+            "writer",
+            build.clone(),
+        ));
+    }
+    last
+}
+
+fn run_json(run: &FakeRun, now: u64) -> (Value, String) {
+    let elapsed = now.saturating_sub(run.created_ms);
+    let b = &run.build;
+    let (status, conclusion, updated) = if elapsed >= b.ends_ms {
+        ("completed", Some(b.conclusion), b.ends_ms)
+    } else if elapsed >= b.starts_ms {
+        (
+            if b.waiting { "waiting" } else { "in_progress" },
+            None,
+            b.starts_ms,
+        )
+    } else {
+        ("queued", None, 0)
+    };
+    let html = format!("https://github.com/{}/actions/runs/{}", run.repo, run.id);
+    let value = json!({
+        "id": run.id,
+        "name": run.name,
+        "display_title": run.title,
+        "event": run.event,
+        "status": status,
+        "conclusion": conclusion,
+        "workflow_id": run.workflow_id,
+        "path": format!(".github/workflows/{}", run.workflow_file),
+        "run_attempt": 1,
+        "run_number": run.id - 4000,
+        "head_branch": "main",
+        "head_sha": "0123456789abcdef0123456789abcdef01234567",
+        "html_url": html,
+        "url": format!("https://api.github.com/repos/{}/actions/runs/{}", run.repo, run.id),
+        "actor": {"login": run.actor},
+        "triggering_actor": {"login": run.actor},
+        "created_at": iso(run.created_ms),
+        "run_started_at": iso(run.created_ms + b.starts_ms.min(elapsed)),
+        "updated_at": iso(run.created_ms + updated),
+    });
+    (
+        value,
+        format!("W/\"{}-{status}-{}\"", run.id, conclusion.unwrap_or("")),
+    )
+}
+
+/// The query's value of `key`, percent-decoded.
+fn query_value(query: &str, key: &str) -> Option<String> {
+    let raw = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))?;
+    let mut out = Vec::new();
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn actions_get(
+    st: &mut FakeState,
+    repo: &str,
+    rest: &[&str],
+    query: &str,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let now = now_ms();
+    let (value, etag) = match rest {
+        ["runs"] | ["workflows", _, "runs"] => {
+            let file = match rest {
+                ["workflows", f, "runs"] => Some(f.to_string()),
+                _ => None,
+            };
+            let event = query_value(query, "event");
+            // `created=>=2026-12-01T19:15:45Z`: GitHub's search qualifier, percent-encoded.
+            let since = query_value(query, "created").map(|c| {
+                let c = c.trim_start_matches(">=");
+                assert!(
+                    c.len() == 20 && c.ends_with('Z'),
+                    "created must be YYYY-MM-DDTHH:MM:SSZ, got {c:?}"
+                );
+                c.to_string()
+            });
+            let mut list: Vec<(Value, String)> = st
+                .runs
+                .iter()
+                .filter(|r| r.repo == repo)
+                .filter(|r| file.as_deref().is_none_or(|f| r.workflow_file == f))
+                .filter(|r| event.as_deref().is_none_or(|e| r.event == e))
+                .filter(|r| now.saturating_sub(r.created_ms) >= r.build.appears_ms)
+                .filter(|r| {
+                    since
+                        .as_deref()
+                        .is_none_or(|s| iso(r.created_ms).as_str() >= s)
+                })
+                .map(|r| run_json(r, now))
+                .collect();
+            list.reverse();
+            let tag = {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                for (_, t) in &list {
+                    t.hash(&mut hasher);
+                }
+                format!("W/\"list-{:x}\"", hasher.finish())
+            };
+            let runs: Vec<Value> = list.into_iter().map(|(v, _)| v).collect();
+            (
+                json!({"total_count": runs.len(), "workflow_runs": runs}),
+                tag,
+            )
+        }
+        ["runs", id] => {
+            let Some(run) = st
+                .runs
+                .iter()
+                .find(|r| r.repo == repo && r.id.to_string() == *id)
+            else {
+                return (404, message("Not Found"));
+            };
+            run_json(run, now)
+        }
+        ["runs", id, "attempts", attempt, "jobs"] => {
+            let Some(run) = st
+                .runs
+                .iter()
+                .find(|r| r.repo == repo && r.id.to_string() == *id)
+            else {
+                return (404, message("Not Found"));
+            };
+            assert_eq!(*attempt, "1", "the jobs of the run's own attempt");
+            let (run_value, _) = run_json(run, now);
+            let done = run_value["status"] == "completed";
+            let failed = run.build.failed;
+            let job_conclusion = if done {
+                Some(run.build.conclusion)
+            } else {
+                None
+            };
+            let mut steps = vec![
+                json!({"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1}),
+            ];
+            if let Some((_, Some(step))) = failed {
+                steps.push(json!({"name": step, "status": "completed", "conclusion": "failure", "number": 2}));
+            }
+            let job = json!({
+                "id": run.id * 10,
+                "run_id": run.id,
+                "run_attempt": 1,
+                "name": failed.map_or("build", |(job, _)| job),
+                "status": run_value["status"],
+                "conclusion": job_conclusion,
+                "html_url": format!("https://github.com/{repo}/actions/runs/{}/job/{}", run.id, run.id * 10),
+                "steps": steps,
+            });
+            let deploy = json!({"id": run.id * 10 + 1, "run_id": run.id, "run_attempt": 1,
+                "name": "deploy", "status": run_value["status"],
+                "conclusion": if done { Some("skipped") } else { None }, "steps": []});
+            (
+                json!({"total_count": 2, "jobs": [deploy, job]}),
+                String::new(),
+            )
+        }
+        _ => return (404, message("Not Found")),
+    };
+    if !etag.is_empty() {
+        if find_header(headers, "if-none-match") == Some(etag.as_str()) {
+            st.extra_headers = vec![("ETag".into(), etag)];
+            return (304, String::new());
+        }
+        st.extra_headers = vec![("ETag".into(), etag)];
+    }
+    (200, value.to_string())
 }

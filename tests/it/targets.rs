@@ -69,9 +69,11 @@ fn workflow_target_runs_the_workflow_on_the_default_branch_with_inputs() {
         .any(|r| r.method == "GET" && r.path == "/repos/owner/site"));
     let recent = &recent(&status)[0];
     assert_eq!(recent["sha"], sha.as_str());
+    // The run GitHub started, as its 200 answer named it.
+    let run = fake.runs()[0].0;
     assert_eq!(
         recent["run_url"],
-        "https://github.com/owner/site/actions/runs/4242"
+        format!("https://github.com/owner/site/actions/runs/{run}")
     );
     assert!(
         fake.dispatches().is_empty(),
@@ -81,8 +83,11 @@ fn workflow_target_runs_the_workflow_on_the_default_branch_with_inputs() {
     // `send` prints the run's URL.
     let out = env.dispatch(&["send"]);
     assert_exit(&out, 0, "send to a workflow target");
+    let second = fake.runs()[1].0;
     assert!(
-        stderr(&out).contains("https://github.com/owner/site/actions/runs/4242"),
+        stderr(&out).contains(&format!(
+            "https://github.com/owner/site/actions/runs/{second}"
+        )),
         "{}",
         show(&out)
     );

@@ -1,0 +1,671 @@
+//! The follower: finds the run each delivered dispatch started and follows it to its end,
+//! within GitHub's limits (doc/DESIGN.md, "Following the run").
+//!
+//! ```text
+//! delivered ──> runs/<id>.json (finding) ──> list runs since GitHub's Date − 60 s
+//!                 title holds dispatch_id? ── yes ──> following: GET the run, If-None-Match
+//!                 no run after 2 min: "no run started" (provisional), slower checks      │
+//!                 bound passed: no_run / not identified                   completed ──> jobs
+//!                                                                           of that attempt
+//!                                                                           ──> done: outcome
+//! ```
+//!
+//! One follower per clone: it holds `locks/follower` (`try_lock`, never the delivery locks,
+//! which a long follow would stall), works through every unfinished record on disk with
+//! serial requests, and exits when none is left, when the state directory is gone, or when
+//! its binary was replaced (the new one takes over). Anyone who finds unfinished records
+//! and the lock free (the waiter, `send`, `retry`, `status`, `watch`) starts it again, so a
+//! follower killed mid-run is resumed from disk.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::answer::{self, Answer, Failure};
+use crate::api::Api;
+use crate::config::Settings;
+use crate::run::{Follow, Match, Outcome, Phase, Run};
+use crate::store::{self, Entry, Store};
+use crate::token::{self, Token};
+
+/// The poll interval while a run is followed: the outcome is known within this of the
+/// run's end. 304s cost no primary rate limit, so it stays short.
+const POLL: Duration = Duration::from_secs(5);
+/// Filtered lists lag behind the dispatch: one empty list is not "no run".
+const NO_RUN_AFTER_POLLS: u64 = 24;
+/// After that, the run is looked for this many polls apart (GitHub delays events in
+/// incidents).
+const SLOW_POLLS: u64 = 6;
+/// How long (in polls) the list of runs is given to settle before a run is matched by
+/// time: another client's run may show before ours.
+const TIME_SETTLE_POLLS: u64 = 6;
+/// The margin before GitHub's `Date` of the dispatch that a run's `created_at` may have.
+const CREATED_MARGIN: u64 = 60;
+/// Requests of the primary budget left to dispatches: following stops short of them.
+const RESERVE: u64 = 50;
+/// Followed deliveries kept once ended and announced.
+const KEEP: usize = 20;
+
+/// The poll interval: `GIT_DISPATCH_POLL_MS` (for tests), else five seconds.
+fn poll() -> Duration {
+    std::env::var(crate::env::POLL_MS)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(POLL, Duration::from_millis)
+}
+
+/// A record for a delivery just accepted: GitHub's clock from its `Date`, the run when
+/// GitHub returned it (`return_run_details`), the `dispatch_id` the body carries.
+pub fn record(store: &Store, settings: &Settings, entry: &Entry, answer: Option<&Answer>) {
+    if !settings.follow.value {
+        return;
+    }
+    let date = answer
+        .and_then(|a| a.header("date"))
+        .and_then(crate::timestamp::parse_http)
+        .unwrap_or_else(store::now);
+    let dispatch_id = serde_json::from_str::<Value>(&entry.body)
+        .ok()
+        .and_then(|b| {
+            b["client_payload"]["dispatch_id"]
+                .as_str()
+                .map(str::to_string)
+        });
+    let run_id = answer.and_then(|a| {
+        let v: Value = serde_json::from_str(&a.body).ok()?;
+        v.get("workflow_run_id")?.as_u64()
+    });
+    let follow = Follow {
+        id: entry.id.clone(),
+        target: entry.target.clone(),
+        repository: entry.repository.clone(),
+        sha: entry.sha.clone(),
+        workflow: entry.workflow.clone(),
+        workflow_ref: entry.workflow_ref.clone(),
+        dispatch_id,
+        dispatched_at: date,
+        github_now: date,
+        recorded_ms: now_ms(),
+        deadline: store::now() + settings.follow_for.value,
+        next_poll: 0,
+        phase: Phase::Finding,
+        matched: run_id.map(|_| Match::RunDetails),
+        run_id,
+        runs: Vec::new(),
+        outcome: None,
+        note: None,
+        etags: serde_json::Map::new(),
+        announced_hook: false,
+        announced_notify: false,
+    };
+    if store.save_follow(&follow).is_err() {
+        store.log("error", Some(entry), "could not record the run to follow");
+    }
+}
+
+/// Whether any followed delivery has not ended.
+pub fn unfinished(store: &Store) -> bool {
+    store.follows().iter().any(|f| f.phase != Phase::Done)
+}
+
+/// Follows every unfinished delivery to its end, unless another follower does.
+pub fn run(store: &Store, settings: &Settings) -> Result<()> {
+    let Some(mut lock) = store.try_lock("follower")? else {
+        return Ok(());
+    };
+    // Who follows, for `uninstall` (and a test) to stop it.
+    {
+        use std::io::Write;
+        let _ = lock.set_len(0);
+        let _ = write!(lock, "{}", std::process::id());
+    }
+    let api = Api::new(&settings.api_url.value, settings.timeout.value)?;
+    let poll_ms = poll().as_millis() as u64;
+    let binary = binary_stamp();
+    // One token per owner for the whole follow: a tokenCommand is not run on every poll.
+    let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
+    loop {
+        if !store.exists() {
+            return Ok(());
+        }
+        if binary.is_some() && binary_stamp() != binary {
+            // Upgraded under us: the new binary follows from disk.
+            store.log("follower", None, "binary replaced; handing over");
+            start_detached();
+            return Ok(());
+        }
+        let all = store.follows();
+        if all.iter().all(|f| f.phase == Phase::Done) {
+            store.trim_follows(KEEP);
+            return Ok(());
+        }
+        for mut follow in all.iter().filter(|f| f.phase != Phase::Done).cloned() {
+            if follow.next_poll > now_ms() {
+                continue;
+            }
+            let owner = follow.repository.split('/').next().unwrap_or_default();
+            let state = tokens
+                .entry(owner.to_string())
+                .or_insert_with(|| TokenState::read(settings, api.host(), owner));
+            step(&api, settings, state, &all, &mut follow, poll_ms);
+            if follow.phase != Phase::Done && store::now() >= follow.deadline {
+                // Past the bound (a laptop may have slept through it): that was the last
+                // request.
+                follow.outcome = Some(match follow.phase {
+                    Phase::Following => Outcome::StillRunning,
+                    _ if follow.note.as_deref() == Some(NOT_IDENTIFIED) => Outcome::NotIdentified,
+                    _ => Outcome::NoRun,
+                });
+                follow.phase = Phase::Done;
+            }
+            if !store.exists() {
+                return Ok(());
+            }
+            store.save_follow(&follow)?;
+            if follow.phase == Phase::Done {
+                // Announced once per channel: the next push says a failure (nothing for a
+                // success); a notification says either.
+                let bad = follow.outcome.is_some_and(Outcome::is_failed_build);
+                if !bad {
+                    follow.announced_hook = true;
+                    store.save_follow(&follow)?;
+                } else {
+                    store.mark_unannounced();
+                }
+                let outcome = follow.outcome.map_or("?", Outcome::as_str);
+                store.log(
+                    "followed",
+                    None,
+                    &format!("{} {}: {outcome}", follow.id, follow.repository),
+                );
+            }
+        }
+        let next = store
+            .follows()
+            .iter()
+            .filter(|f| f.phase != Phase::Done)
+            .map(|f| f.next_poll)
+            .min();
+        let Some(next) = next else { continue };
+        let wait = next
+            .saturating_sub(now_ms())
+            .clamp(10, poll_ms.max(10) * SLOW_POLLS);
+        std::thread::sleep(Duration::from_millis(wait));
+    }
+}
+
+/// Starts a follower in the background (`git-dispatch hook follow`, its own session):
+/// fork and exec, so it is safe from a process that has threads.
+pub fn start_detached() {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["hook", "follow"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe, so it may run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    // Reaped by no one but init once we exit: it outlives us by design.
+    let _ = command.spawn();
+}
+
+/// Starts a follower when a delivery is left unfinished and none runs.
+pub fn resume(store: &Store) {
+    if unfinished(store) && matches!(store.try_lock("follower"), Ok(Some(_))) {
+        start_detached();
+    }
+}
+
+/// The binary's identity (size and mtime), to notice an upgrade.
+fn binary_stamp() -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The token a follower uses for one owner: read once (a tokenCommand is not run on
+/// every poll); on a 401 read again once. Its user's login, asked once, tells a run it
+/// started from another's.
+struct TokenState {
+    token: Result<Token, String>,
+    reread: bool,
+    login: Option<Option<String>>,
+}
+
+impl TokenState {
+    fn read(settings: &Settings, host: &str, owner: &str) -> TokenState {
+        TokenState {
+            token: token::find(settings, host, owner).map_err(|err| format!("{err:#}")),
+            reread: false,
+            login: None,
+        }
+    }
+
+    /// The token's user (`GET /user`); `None` when it cannot be told (then time matching
+    /// takes any actor).
+    fn user(&mut self, api: &Api) -> Option<String> {
+        if let Some(known) = &self.login {
+            return known.clone();
+        }
+        let token = self.token.as_ref().ok()?;
+        let login = api
+            .send(crate::api::Method::Get, &api.url("/user"), None, token)
+            .ok()
+            .filter(|a| a.status == 200)
+            .and_then(|a| serde_json::from_str::<Value>(&a.body).ok())
+            .and_then(|v| v.get("login")?.as_str().map(str::to_string));
+        self.login = Some(login.clone());
+        login
+    }
+}
+
+const NOT_IDENTIFIED: &str = "run not identified";
+
+/// What a GET brought.
+enum Got {
+    Json(Value),
+    NotModified,
+    Failed(Failure, Option<String>),
+}
+
+fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
+    let url = api.url(path);
+    let etag = follow
+        .etags
+        .get(&url)
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let answer = api.get_if(&url, etag.as_deref(), token);
+    if let Some(date) = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| a.header("date"))
+        .and_then(crate::timestamp::parse_http)
+    {
+        follow.github_now = follow.github_now.max(date);
+    }
+    match &answer {
+        Ok(a) if a.status == 304 => return Got::NotModified,
+        Ok(a) if a.status == 200 => {
+            if let Some(tag) = a.header("etag") {
+                follow.etags.insert(url, Value::from(tag));
+            }
+            // A reserve of the primary budget is left to dispatches.
+            let remaining = a
+                .header("x-ratelimit-remaining")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if remaining.is_some_and(|r| r < RESERVE) {
+                let reset = a
+                    .header("x-ratelimit-reset")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(store::now() + 60);
+                follow.next_poll = follow.next_poll.max(reset * 1000);
+            }
+            return match serde_json::from_str(&a.body) {
+                Ok(v) => Got::Json(v),
+                Err(e) => Got::Failed(Failure::later(format!("GET {path}: {e}")), None),
+            };
+        }
+        _ => {}
+    }
+    let needed = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| a.header("x-accepted-github-permissions"))
+        .map(str::to_string);
+    match answer::judge(&answer, &follow.repository) {
+        Err(failure) => Got::Failed(failure, needed),
+        Ok(()) => Got::Failed(
+            Failure::later(format!("GET {path}: unexpected answer")),
+            None,
+        ),
+    }
+}
+
+/// One round for one delivery: one request (a few when a run ends).
+fn step(
+    api: &Api,
+    settings: &Settings,
+    tokens: &mut TokenState,
+    all: &[Follow],
+    follow: &mut Follow,
+    poll_ms: u64,
+) {
+    let token = match &tokens.token {
+        Ok(token) => token.clone(),
+        Err(why) => {
+            follow.note = Some(format!("cannot follow: {why}"));
+            follow.outcome = Some(Outcome::CannotFollow);
+            follow.phase = Phase::Done;
+            return;
+        }
+    };
+    follow.next_poll = now_ms() + poll_ms;
+    let result = match follow.phase {
+        Phase::Finding => {
+            let user = tokens.user(api);
+            find(api, &token, &user, all, follow, poll_ms)
+        }
+        Phase::Following => track(api, &token, all, follow),
+        Phase::Done => Ok(()),
+    };
+    let Err((failure, needed)) = result else {
+        return;
+    };
+    match failure {
+        Failure::Later { after, .. } => {
+            let wait = after.map_or(poll_ms, |s| s * 1000);
+            follow.next_poll = now_ms() + wait.max(poll_ms);
+        }
+        Failure::Refused { reason } if reason.starts_with("401 ") => {
+            if !tokens.reread {
+                // The token may have been rotated: read it once more, then give up.
+                tokens.reread = true;
+                let owner = follow.repository.split('/').next().unwrap_or_default();
+                if let Ok(fresh) = token::find(settings, api.host(), owner) {
+                    tokens.token = Ok(fresh);
+                    return;
+                }
+            }
+            follow.note = Some(format!(
+                "cannot follow: the token was refused ({reason}); the delivery stands"
+            ));
+            follow.outcome = Some(Outcome::CannotFollow);
+            follow.phase = Phase::Done;
+        }
+        Failure::Refused { reason } => {
+            let needs = needed.unwrap_or_else(|| "actions=read".to_string());
+            follow.note = Some(format!(
+                "cannot follow the run: {} ({needs}); give the token Actions: read on {}, or \
+                 `git config dispatch.follow false`",
+                reason.split(':').next().unwrap_or(&reason),
+                follow.repository
+            ));
+            follow.outcome = Some(Outcome::CannotFollow);
+            follow.phase = Phase::Done;
+        }
+    }
+}
+
+type Step = Result<(), (Failure, Option<String>)>;
+
+/// Looks for the run: by the id GitHub returned, by `dispatch_id` in its title, or (only
+/// when that cannot be wrong) by time.
+fn find(
+    api: &Api,
+    token: &Token,
+    user: &Option<String>,
+    all: &[Follow],
+    follow: &mut Follow,
+    poll_ms: u64,
+) -> Step {
+    let repository = follow.repository.clone();
+    if follow.matched == Some(Match::RunDetails) {
+        if let Some(id) = follow.run_id {
+            return match get(
+                api,
+                token,
+                follow,
+                &format!("/repos/{repository}/actions/runs/{id}"),
+            ) {
+                Got::Json(v) => {
+                    if let Some(run) = Run::from_github(&v) {
+                        follow.runs = vec![run];
+                        follow.phase = Phase::Following;
+                        track_completed(api, token, all, follow)
+                    } else {
+                        Ok(())
+                    }
+                }
+                Got::NotModified => Ok(()),
+                Got::Failed(f, n) => Err((f, n)),
+            };
+        }
+    }
+    let since = crate::timestamp::format_iso(follow.dispatched_at.saturating_sub(CREATED_MARGIN));
+    let created = format!("%3E%3D{}", since.replace(':', "%3A"));
+    let path = match &follow.workflow {
+        None => format!(
+            "/repos/{repository}/actions/runs?event=repository_dispatch&created={created}&per_page=100"
+        ),
+        Some(workflow) => format!(
+            "/repos/{repository}/actions/workflows/{workflow}/runs?event=workflow_dispatch&created={created}&per_page=100"
+        ),
+    };
+    let list = match get(api, token, follow, &path) {
+        Got::Json(v) => v,
+        Got::NotModified => return waited(follow, poll_ms),
+        Got::Failed(f, n) => return Err((f, n)),
+    };
+    let runs: Vec<&Value> = list
+        .get("workflow_runs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    // By id: a whole token of the title (`update gd-1` holds gd-1, never gd-10).
+    let mut found: Vec<Run> = match &follow.dispatch_id {
+        Some(id) => runs
+            .iter()
+            .filter(|v| {
+                let title = v.get("display_title").and_then(Value::as_str).unwrap_or("");
+                title.split_whitespace().any(|w| w == id)
+            })
+            .filter_map(|v| Run::from_github(v))
+            .collect(),
+        None => Vec::new(),
+    };
+    if !found.is_empty() {
+        follow.matched = Some(Match::Id);
+    } else {
+        // By time, only where it cannot be wrong but for the caveat said with it: the one
+        // new run there is, started by the token's own user, its title carrying no other
+        // dispatch's id, with nothing else of ours in flight for this target.
+        let login = user.as_deref();
+        let fresh: Vec<Run> = runs
+            .iter()
+            .filter(|v| {
+                let actor = v["actor"]["login"].as_str();
+                login.is_none_or(|l| actor == Some(l))
+            })
+            .filter(|v| {
+                let title = v.get("display_title").and_then(Value::as_str).unwrap_or("");
+                !title.split_whitespace().any(|w| w.starts_with("gd-"))
+            })
+            .filter_map(|v| Run::from_github(v))
+            // Created with the dispatch or after (GitHub's clock, to the second).
+            .filter(|r| r.created_at + 2 >= follow.dispatched_at)
+            .collect();
+        // Lists lag: a run of another client may show before ours does. The count is
+        // taken only once the list had time to settle.
+        let settled = now_ms().saturating_sub(follow.recorded_ms) >= TIME_SETTLE_POLLS * poll_ms;
+        if !settled {
+            return waited(follow, poll_ms);
+        }
+        let others_in_flight = all
+            .iter()
+            .any(|f| f.id != follow.id && f.target == follow.target && f.phase != Phase::Done);
+        match fresh.len() {
+            0 => {}
+            1 if !others_in_flight => {
+                found = fresh;
+                follow.matched = Some(Match::Time);
+            }
+            n => {
+                let page = runs
+                    .iter()
+                    .find_map(|v| v.get("html_url")?.as_str())
+                    .and_then(|u| {
+                        u.split_once("/actions/runs/")
+                            .map(|(base, _)| format!("{base}/actions"))
+                    })
+                    .and_then(|u| crate::run::web_url(&u));
+                follow.note = Some(format!(
+                    "{NOT_IDENTIFIED}: {n} runs started then{}; add the `run-name` line to the \
+                     site's workflow (`git dispatch doctor` shows it) so its title carries the \
+                     dispatch's id",
+                    page.map(|p| format!(" ({p})")).unwrap_or_default()
+                ));
+                follow.outcome = Some(Outcome::NotIdentified);
+                follow.phase = Phase::Done;
+                return Ok(());
+            }
+        }
+    }
+    if found.is_empty() {
+        return waited(follow, poll_ms);
+    }
+    // GitHub may deliver an event twice, and we may send a push twice: one run per
+    // workflow, the newest deciding.
+    let mut newest: BTreeMap<u64, Run> = BTreeMap::new();
+    for run in found {
+        match newest.get(&run.workflow_id) {
+            Some(kept) if kept.id >= run.id => {}
+            _ => {
+                newest.insert(run.workflow_id, run);
+            }
+        }
+    }
+    follow.runs = newest.into_values().collect();
+    follow.note = (follow.matched == Some(Match::Time)).then(|| {
+        "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
+         doctor` shows it) so its run can be told for this dispatch's"
+            .to_string()
+    });
+    follow.phase = Phase::Following;
+    track_completed(api, token, all, follow)
+}
+
+/// No run (yet): after two minutes say so, provisionally, and look less often.
+fn waited(follow: &mut Follow, poll_ms: u64) -> Step {
+    let waited_ms = follow.github_now.saturating_sub(follow.dispatched_at) * 1000;
+    let elapsed_ms = waited_ms.max(now_ms().saturating_sub(follow.recorded_ms));
+    if elapsed_ms >= NO_RUN_AFTER_POLLS * poll_ms {
+        follow.note = Some(
+            "no run started yet: is the event in the workflow's `types`, is the workflow on \
+             the default branch, are Actions enabled? (`git dispatch doctor` checks)"
+                .to_string(),
+        );
+        follow.next_poll = now_ms() + SLOW_POLLS * poll_ms;
+    }
+    Ok(())
+}
+
+/// Polls each unfinished run; when all are done, reads the failed jobs and decides.
+fn track(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step {
+    let repository = follow.repository.clone();
+    for i in 0..follow.runs.len() {
+        if follow.runs[i].completed() {
+            continue;
+        }
+        let path = format!("/repos/{repository}/actions/runs/{}", follow.runs[i].id);
+        match get(api, token, follow, &path) {
+            Got::Json(v) => {
+                if let Some(run) = Run::from_github(&v) {
+                    follow.runs[i] = run;
+                }
+            }
+            Got::NotModified => {}
+            Got::Failed(f, n) => return Err((f, n)),
+        }
+    }
+    track_completed(api, token, all, follow)
+}
+
+fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step {
+    if !follow.runs.iter().all(Run::completed) {
+        return Ok(());
+    }
+    let repository = follow.repository.clone();
+    for i in 0..follow.runs.len() {
+        let run = &follow.runs[i];
+        if matches!(
+            run.conclusion.as_deref(),
+            Some("success" | "skipped" | "neutral")
+        ) {
+            continue;
+        }
+        // One request for the jobs of that attempt (a matrix has many: per_page=100).
+        let path = format!(
+            "/repos/{repository}/actions/runs/{}/attempts/{}/jobs?per_page=100",
+            run.id, run.run_attempt
+        );
+        if let Got::Json(v) = get(api, token, follow, &path) {
+            follow.runs[i].failed_job = failed_job(&v);
+        }
+    }
+    let bad = follow.runs.iter().find(|r| {
+        !matches!(
+            r.conclusion.as_deref(),
+            Some("success" | "skipped" | "neutral")
+        )
+    });
+    let outcome = match bad {
+        None => Outcome::Concluded(
+            follow
+                .runs
+                .first()
+                .and_then(|r| r.conclusion.as_deref())
+                .and_then(Outcome::parse)
+                .map_or("success", Outcome::as_str),
+        ),
+        Some(r) if r.conclusion.as_deref() == Some("cancelled") && newer_of_target(all, follow) => {
+            Outcome::Superseded
+        }
+        Some(r) => r
+            .conclusion
+            .as_deref()
+            .and_then(Outcome::parse)
+            .unwrap_or(Outcome::Concluded("failure")),
+    };
+    follow.outcome = Some(match outcome {
+        Outcome::Concluded(c) => Outcome::parse(c).unwrap_or(Outcome::Concluded("failure")),
+        other => other,
+    });
+    follow.phase = Phase::Done;
+    Ok(())
+}
+
+/// Whether a newer dispatch of the same target is followed (a `concurrency` group cancels
+/// the older run for it).
+fn newer_of_target(all: &[Follow], follow: &Follow) -> bool {
+    all.iter().any(|f| {
+        f.target == follow.target
+            && (f.dispatched_at, f.id.as_str()) > (follow.dispatched_at, follow.id.as_str())
+    })
+}
+
+/// The first failed job of a jobs answer, and its failed step when there is one.
+fn failed_job(jobs: &Value) -> Option<(String, Option<String>)> {
+    let failed = |v: &Value| {
+        !matches!(
+            v.get("conclusion").and_then(Value::as_str),
+            Some("success" | "skipped" | "neutral") | None
+        )
+    };
+    let job = jobs.get("jobs")?.as_array()?.iter().find(|j| failed(j))?;
+    let name = crate::say::one_line(job.get("name")?.as_str()?);
+    let step = job
+        .get("steps")
+        .and_then(Value::as_array)
+        .and_then(|steps| steps.iter().find(|s| failed(s)))
+        .and_then(|s| s.get("name")?.as_str())
+        .map(crate::say::one_line);
+    Some((name, step))
+}

@@ -1,0 +1,414 @@
+//! Following the run a dispatch started, against the fake's simulated GitHub Actions: a
+//! run that appears in lists a moment after the dispatch and goes queued -> in_progress ->
+//! completed, with ETags and 304s. The follower polls every 50 ms here.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The site's workflow with the `run-name` line the README gives: GitHub renders the
+/// dispatch's id into its run's title, and other events keep their own titles.
+const SITE_WORKFLOW: &str = "\
+name: Build site
+run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}
+on:
+  push:
+    branches: [main]
+  repository_dispatch:
+    types: [update]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+";
+
+/// A clone that follows its dispatches to owner/site, whose workflow has the run-name line.
+fn following() -> (FakeGitHub, TestEnv) {
+    let fake = FakeGitHub::start();
+    fake.add_workflow("owner/site", "build.yml", SITE_WORKFLOW, None);
+    let mut env = TestEnv::with_fake(&fake);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    (fake, env)
+}
+
+/// Pushes a post to main and returns its sha.
+fn push_post(env: &TestEnv, name: &str) -> String {
+    let sha = env.commit(&env.clone, name, "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    sha
+}
+
+/// `status --json`'s `follow` object of the newest delivery, once it has an outcome.
+fn wait_outcome(env: &TestEnv) -> Value {
+    let status = env.wait_status(TIMEOUT, "a followed outcome", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["follow"]["outcome"].is_string())
+    });
+    recent(&status)[0]["follow"].clone()
+}
+
+fn actions_requests(fake: &FakeGitHub) -> Vec<Request> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/actions/"))
+        .collect()
+}
+
+#[test]
+fn a_successful_build_is_followed_to_its_end_with_conditional_requests_and_then_nothing() {
+    let (fake, env) = following();
+    push_post(&env, "a.md");
+
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "dispatch_id", "{follow:#}");
+    let run = &follow["runs"][0];
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["conclusion"], "success");
+    assert_eq!(run["run_attempt"], 1);
+    let (id, title) = fake.runs()[0].clone();
+    assert_eq!(
+        run["html_url"],
+        format!("https://github.com/owner/site/actions/runs/{id}")
+    );
+    let dispatch_id = follow["dispatch_id"].as_str().unwrap();
+    assert_eq!(
+        title,
+        format!("update {dispatch_id}"),
+        "GitHub rendered run-name"
+    );
+    assert_eq!(
+        fake.dispatches()[0].body["client_payload"]["dispatch_id"],
+        dispatch_id
+    );
+
+    // The run was found by listing since GitHub's Date − 60 s, then polled with ETags.
+    let actions = actions_requests(&fake);
+    let list = &actions[0];
+    assert!(
+        list.path == "/repos/owner/site/actions/runs"
+            && list.query.contains("event=repository_dispatch")
+            && list.query.contains("created=%3E%3D"),
+        "{list:?}"
+    );
+    assert!(
+        actions.iter().any(|r| r.status == 304),
+        "polls of an unchanged run are answered 304\n{}",
+        fake.describe()
+    );
+    assert!(actions
+        .iter()
+        .filter(|r| r.path.ends_with(&format!("/runs/{id}")))
+        .skip(1)
+        .all(|r| r.header("if-none-match").is_some()));
+    let counted = fake.counted_requests().len();
+    assert!(
+        counted <= 12,
+        "{counted} counted requests\n{}",
+        fake.describe()
+    );
+
+    // Once it ended: nothing more is sent.
+    let before = fake.requests().len();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(fake.requests().len(), before, "{}", fake.describe());
+
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 0, "status after a successful build");
+    assert!(
+        stdout(&out).contains(&format!(
+            "run: succeeded in 0s  https://github.com/owner/site/actions/runs/{id}"
+        )) || stdout(&out).contains("run: succeeded in 1s"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_failed_build_names_its_job_and_step_in_status_and_on_the_next_push_once() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro \u{1b}[31mbuild\n"))),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "failure", "{follow:#}");
+    assert_eq!(follow["runs"][0]["failed_job"], "build");
+    // Names from the site repository are untrusted: no control character survives.
+    assert_eq!(follow["runs"][0]["failed_step"], "Run astro [31mbuild");
+
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 1, "status after a failed build");
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "run: failed: build / Run astro [31mbuild  https://github.com/owner/site/actions/runs/"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+
+    // The next push says it, in the one line for what failed since; the one after, not.
+    fake.set_build("owner/site", Build::default());
+    let sha = env.commit(&env.clone, "b.md", "b\n", "b");
+    let out = env.push_ok(&["origin", "main"]);
+    assert_push_output(&out);
+    let said = stderr(&out);
+    assert!(
+        said.contains("git-dispatch: the site build for owner/site failed: build / Run astro [31mbuild (https://github.com/owner/site/actions/runs/"),
+        "{said}"
+    );
+    assert!(!said.contains('\u{1b}'), "{said:?}");
+    env.wait_status(TIMEOUT, "the second build followed", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["sha"] == sha.as_str() && d["follow"]["outcome"] == "success")
+    });
+    env.commit(&env.clone, "c.md", "c\n", "c");
+    let out = env.push_ok(&["origin", "main"]);
+    assert!(!stderr(&out).contains("site build"), "{}", show(&out));
+    wait_outcome(&env);
+    env.wait_settled(TIMEOUT);
+    assert_exit(&env.dispatch(&["status"]), 0, "the latest build succeeded");
+}
+
+#[test]
+fn a_run_that_never_starts_is_no_run_with_the_likely_causes() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            never: true,
+            ..Build::default()
+        },
+    );
+    env.git_ok(&env.clone, &["config", "dispatch.followFor", "3"]);
+    push_post(&env, "a.md");
+
+    // Provisional first: one empty list is not "no run".
+    let status = env.wait_status(TIMEOUT, "the provisional note", |s| {
+        recent(s).first().is_some_and(|d| {
+            d["follow"]["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("no run started yet"))
+        })
+    });
+    assert!(
+        recent(&status)[0]["follow"]["outcome"].is_null(),
+        "{status:#}"
+    );
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "no_run", "{follow:#}");
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 1, "the site did not rebuild");
+    let text = stdout(&out);
+    assert!(text.contains("run: no run started"), "{text}");
+    assert!(text.contains("`git dispatch doctor` checks"), "{text}");
+}
+
+#[test]
+fn another_clients_look_alike_run_is_never_taken_for_ours() {
+    let (fake, env) = following();
+    // Another client's dispatch and a push run, at the same moment.
+    fake.add_foreign_run(
+        "owner/site",
+        "repository_dispatch",
+        "update gd-someone-else",
+        "bot",
+    );
+    fake.add_foreign_run("owner/site", "push", "Fix typo", "writer");
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    let ours = fake.runs().last().unwrap().0;
+    assert_eq!(follow["outcome"], "success");
+    assert_eq!(follow["runs"].as_array().unwrap().len(), 1, "{follow:#}");
+    assert_eq!(follow["runs"][0]["id"], ours, "{follow:#}");
+}
+
+#[test]
+fn without_actions_read_the_delivery_stands_and_following_stops_with_the_fix() {
+    let (fake, env) = following();
+    fake.set_actions_readable(false);
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "cannot_follow", "{follow:#}");
+    let note = follow["note"].as_str().unwrap();
+    assert!(
+        note.contains("actions=read")
+            && note.contains("Actions: read")
+            && note.contains("dispatch.follow false"),
+        "{note}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        actions_requests(&fake).len(),
+        1,
+        "no retry loop\n{}",
+        fake.describe()
+    );
+    assert_eq!(fake.dispatches().len(), 1);
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 0, "not knowing is not a failed build");
+    assert!(
+        stdout(&out).contains("run: cannot follow"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_follower_killed_mid_run_is_resumed_by_status() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 2500,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    // The follower writes its pid into its lock file.
+    let lock = env.clone.join(".git/dispatch/locks/follower");
+    let start = Instant::now();
+    let pid = loop {
+        let text = fs::read_to_string(&lock).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse::<i32>() {
+            if actions_requests(&fake)
+                .iter()
+                .any(|r| r.path.contains("/runs/"))
+            {
+                break pid;
+            }
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no follower\n{}",
+            fake.describe()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: signals a process this test started (through git push).
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    let requests = fake.requests().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fake.requests().len(), requests, "the follower is dead");
+
+    env.dispatch(&["status"]);
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+}
+
+#[test]
+fn a_workflow_dispatch_is_followed_by_the_run_github_returned() {
+    let fake = FakeGitHub::start();
+    fake.add_workflow(
+        "owner/site",
+        "build.yml",
+        "name: Build\non:\n  workflow_dispatch:\njobs: {}\n",
+        Some(&[]),
+    );
+    let mut env = TestEnv::with_fake(&fake);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    env.dispatch_ok(&["add", "owner/site", "--workflow", "build.yml"]);
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "run_details");
+    assert!(
+        !actions_requests(&fake)
+            .iter()
+            .any(|r| r.path.ends_with("/actions/runs")),
+        "no list needed\n{}",
+        fake.describe()
+    );
+}
+
+#[test]
+fn follow_false_sends_no_id_and_no_request_after_the_dispatch() {
+    let (fake, env) = following();
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "false"]);
+    push_post(&env, "a.md");
+    env.wait_dispatched(&fake, 1);
+    env.wait_settled(TIMEOUT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(fake.dispatches()[0].body["client_payload"]
+        .get("dispatch_id")
+        .is_none());
+    assert_eq!(fake.requests().len(), 1, "{}", fake.describe());
+}
+
+/// The seed's workflow: no `run-name` line, so the run's title carries no dispatch_id.
+const PLAIN_WORKFLOW: &str = "\
+name: Build site
+on:
+  repository_dispatch:
+    types: [update]
+jobs: {}
+";
+
+#[test]
+fn without_the_run_name_line_the_one_new_run_is_matched_by_time_and_said_so() {
+    let fake = FakeGitHub::start();
+    fake.add_workflow("owner/site", "build.yml", PLAIN_WORKFLOW, None);
+    let mut env = TestEnv::with_fake(&fake);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "time", "{follow:#}");
+    assert!(
+        follow["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("matched by time only") && n.contains("run-name")),
+        "{follow:#}"
+    );
+}
+
+#[test]
+fn without_the_run_name_line_two_new_runs_are_run_not_identified_never_a_guess() {
+    let fake = FakeGitHub::start();
+    fake.add_workflow("owner/site", "build.yml", PLAIN_WORKFLOW, None);
+    let mut env = TestEnv::with_fake(&fake);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    env.dispatch_ok(&["add", "owner/site"]);
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    // Another dispatch by the same user at the same moment, from elsewhere.
+    fake.add_foreign_run("owner/site", "repository_dispatch", "Build site", "writer");
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "not_identified", "{follow:#}");
+    let note = follow["note"].as_str().unwrap();
+    assert!(
+        note.contains("2 runs started then")
+            && note.contains("(https://github.com/owner/site/actions)")
+            && note.contains("run-name"),
+        "{note}"
+    );
+    assert!(follow["runs"].as_array().unwrap().is_empty());
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out).contains("run: run not identified"),
+        "{}",
+        show(&out)
+    );
+}
