@@ -13,7 +13,7 @@
 # The subcommands `git-dispatch --help` lists; `hook pre-push`, which only the installed
 # shim calls (main.rs takes it before clap), is not offered.
 __git_dispatch_commands() {
-	printf '%s\n' install uninstall add remove list login logout send status retry drop \
+	printf '%s\n' install uninstall add remove list login logout send status watch retry drop \
 		doctor trust help
 }
 
@@ -125,6 +125,12 @@ __git_dispatch_candidates() {
 	send)
 		case $cur in
 		-*) printf '%s\n' --dry-run --help ;;
+		*) __git_dispatch_targets ;;
+		esac
+		;;
+	watch)
+		case $cur in
+		-*) printf '%s\n' --help ;;
 		*) __git_dispatch_targets ;;
 		esac
 		;;

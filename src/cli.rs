@@ -92,6 +92,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Follow the latest push's dispatches to the end of their runs; exit 1 unless all
+    /// succeeded.
+    #[command(
+        after_help = "Examples:\n  git push && git dispatch watch\n  git dispatch watch site   (one target only)"
+    )]
+    Watch {
+        /// Targets to watch (default: all).
+        names: Vec<String>,
+    },
     /// Send what is pending (and what failed) now, ignoring backoff.
     #[command(after_help = "Example:\n  git dispatch retry")]
     Retry,

@@ -228,6 +228,21 @@ pub fn resume(store: &Store) {
     }
 }
 
+/// Stops this clone's follower, if one runs; its pid. Only a process that holds the lock
+/// is signalled: the pid in the file is then the holder's own.
+pub fn stop(store: &Store) -> Option<u32> {
+    if !matches!(store.try_lock("follower"), Ok(None)) {
+        return None;
+    }
+    let pid: u32 = std::fs::read_to_string(store.lock_path("follower"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: a plain signal to a process id read from our own lock file.
+    (unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0).then_some(pid)
+}
+
 /// The binary's identity (size and mtime), to notice an upgrade.
 fn binary_stamp() -> Option<(u64, std::time::SystemTime)> {
     let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;

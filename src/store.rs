@@ -410,6 +410,11 @@ impl Store {
         }
     }
 
+    /// The file of lock `name`.
+    pub fn lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join("locks").join(name)
+    }
+
     /// Whether the state directory still exists (a follower stops when it is gone).
     pub fn exists(&self) -> bool {
         self.dir.is_dir()

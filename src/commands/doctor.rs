@@ -33,6 +33,11 @@ impl Report {
         self.print("ok  ", line.as_ref());
     }
 
+    /// Worth knowing, not a problem: doctor still exits 0.
+    fn note(&mut self, line: impl AsRef<str>) {
+        self.print("note", line.as_ref());
+    }
+
     fn fail(&mut self, line: impl AsRef<str>) {
         self.print("FAIL", line.as_ref());
         self.problems += 1;
@@ -215,17 +220,82 @@ fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report
             ))
         }
     };
+    let mut titled = None;
     let check = match &target.workflow {
         Some(workflow) => {
             check_workflow_dispatch(api, &token, repository, &branch, &workflow.value)
         }
-        None => check_repository_dispatch(api, &token, repository, &branch, &target.event.value),
+        None => check_repository_dispatch(
+            api,
+            &token,
+            repository,
+            &branch,
+            &target.event.value,
+            &mut titled,
+        ),
     };
     match check {
         Ok(Ok(line)) => report.ok(format!("{name}: {line}")),
         Ok(Err(line)) => report.fail(format!("{name}: {line}")),
         Err(reason) => report.fail(format!(
             "{name}: cannot read {repository}'s workflows: {reason}"
+        )),
+    }
+    if config.settings.follow.value {
+        check_following(api, &token, target, titled, report);
+    }
+}
+
+/// The `run-name` line the site's workflow needs so a run's title carries the dispatch's
+/// id (other events keep their own titles: an empty run-name is GitHub's default).
+pub const RUN_NAME_LINE: &str = "run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}";
+
+/// Following the build: the token may read the site's Actions runs, and (for
+/// repository_dispatch) the workflow titles its runs with the dispatch's id.
+fn check_following(
+    api: &Api,
+    token: &Token,
+    target: &Target,
+    titled: Option<(String, bool)>,
+    report: &mut Report,
+) {
+    let name = &target.name;
+    let repository = &target.repository.value;
+    match titled {
+        Some((path, true)) => report.ok(format!(
+            "{name}: {path} puts the dispatch's id in its run's title (run-name), so its build is followed"
+        )),
+        Some((path, false)) => report.note(format!(
+            "{name}: {path} has no run-name line with the dispatch's id, so its build is matched \
+             by time only (and not at all when runs start together); add to it: {RUN_NAME_LINE}"
+        )),
+        None => {}
+    }
+    let path = format!("/repos/{repository}/actions/runs?per_page=1");
+    let answer = api.send(Method::Get, &api.url(&path), None, token);
+    match &answer {
+        Ok(a) if a.status == 200 => report.ok(format!(
+            "{name}: the token may read {repository}'s Actions runs, so builds can be followed"
+        )),
+        Ok(a) if a.status == 403 || a.status == 404 => {
+            let needs = a
+                .header("x-accepted-github-permissions")
+                .unwrap_or("actions=read");
+            report.fail(format!(
+                "{name}: the token may not read {repository}'s Actions runs ({} {}; it needs \
+                 {needs}), so builds cannot be followed; give it Actions: read, or \
+                 `git config dispatch.follow false`",
+                a.status,
+                a.message()
+            ))
+        }
+        _ => report.fail(format!(
+            "{name}: cannot check the token's Actions access: {}",
+            answer::judge(&answer, repository)
+                .err()
+                .map_or("an unexpected answer".to_string(), |f| f
+                    .reason()
+                    .to_string())
         )),
     }
 }
@@ -239,6 +309,7 @@ fn check_repository_dispatch(
     repository: &str,
     branch: &str,
     event: &str,
+    titled: &mut Option<(String, bool)>,
 ) -> Check {
     let listing = get_json(
         api,
@@ -257,6 +328,10 @@ fn check_repository_dispatch(
     for path in &files {
         let text = file_text(api, token, repository, branch, path)?;
         if workflow::triggers(&text).accepts(event) {
+            let has_id = text.lines().any(|l| {
+                l.trim_start().starts_with("run-name:") && l.contains("client_payload.dispatch_id")
+            });
+            *titled = Some((path.clone(), has_id));
             return Ok(Ok(format!(
                 "{path} on {branch} runs on repository_dispatch ({event})"
             )));

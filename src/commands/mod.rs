@@ -14,6 +14,7 @@ mod send;
 mod status;
 mod trust;
 mod uninstall;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -36,6 +37,7 @@ pub fn run(command: Command) -> Result<Code> {
         Command::Logout { host, owner } => logout::run(host.as_deref(), owner.as_deref()),
         Command::Send { names, dry_run } => send::run(&names, dry_run),
         Command::Status { json } => status::run(json),
+        Command::Watch { names } => watch::run(&names),
         Command::Retry => retry::run(),
         Command::Drop { id } => drop::run(&id),
         Command::Doctor => doctor::run(),

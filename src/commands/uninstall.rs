@@ -12,5 +12,9 @@ pub fn run() -> Result<Code> {
     for line in install::uninstall(&repo)? {
         say::line(&line);
     }
+    // Nothing of ours keeps running in this clone: a follower is stopped.
+    if let Some(pid) = crate::follow::stop(&crate::store::Store::new(repo.common_dir())) {
+        say::line(&format!("stopped the follower (pid {pid})"));
+    }
     Ok(Code::Ok)
 }

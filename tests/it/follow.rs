@@ -412,3 +412,146 @@ fn without_the_run_name_line_two_new_runs_are_run_not_identified_never_a_guess()
         show(&out)
     );
 }
+
+#[test]
+fn watch_follows_the_latest_push_to_its_end_and_exits_as_the_build_did() {
+    let (fake, env) = following();
+    push_post(&env, "a.md");
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch of a successful build");
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("site -> owner/site ")
+            && last.contains(": succeeded in ")
+            && last.contains("https://github.com/owner/site/actions/runs/"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\r'),
+        "plain lines when not on a terminal: {text:?}"
+    );
+
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", None)),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "b.md");
+    let out = env.dispatch(&["watch", "site"]);
+    assert_exit(&out, 1, "watch of a failed build");
+    assert!(
+        stdout(&out).contains(": failed: build  https://"),
+        "{}",
+        show(&out)
+    );
+
+    let out = env.dispatch(&["watch", "nope"]);
+    assert_exit(&out, 2, "watch of an unknown target");
+}
+
+#[test]
+fn watch_after_a_push_that_fired_nothing_says_so_and_exits_0() {
+    let (fake, env) = following();
+    // A push of another branch: main's head has no dispatch of its own.
+    env.git_ok(&env.clone, &["checkout", "-q", "-b", "feature"]);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "feature"]);
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch with nothing fired");
+    assert!(
+        stderr(&out).contains("the latest push fired nothing to watch"),
+        "{}",
+        show(&out)
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn doctor_checks_the_run_name_line_and_the_tokens_actions_access() {
+    let (fake, env) = following();
+    let out = env.dispatch(&["doctor"]);
+    let report = stdout(&out);
+    assert!(
+        report.contains(
+            "ok   site: .github/workflows/build.yml puts the dispatch's id in its run's title"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok   site: the token may read owner/site's Actions runs"),
+        "{report}"
+    );
+
+    drop(fake);
+    // The seed's workflow, and a token without Actions: read.
+    let fresh = FakeGitHub::start();
+    fresh.add_workflow("owner/site", "build.yml", PLAIN_WORKFLOW, None);
+    fresh.set_actions_readable(false);
+    let mut env = env;
+    env.set_api_url(Some(&fresh.url()));
+    let out = env.dispatch(&["doctor"]);
+    assert_exit(&out, 1, "doctor without Actions: read");
+    let report = stdout(&out);
+    assert!(
+        report.contains("note site: .github/workflows/build.yml has no run-name line")
+            && report
+                .contains("add to it: run-name: ${{ github.event_name == 'repository_dispatch'"),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL site: the token may not read owner/site's Actions runs")
+            && report.contains("it needs actions=read")
+            && report.contains("dispatch.follow false"),
+        "{report}"
+    );
+}
+
+#[test]
+fn uninstall_stops_the_follower() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 20_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let lock = env.clone.join(".git/dispatch/locks/follower");
+    let start = Instant::now();
+    let pid = loop {
+        if let Ok(pid) = fs::read_to_string(&lock)
+            .unwrap_or_default()
+            .trim()
+            .parse::<i32>()
+        {
+            break pid;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no follower");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = env.dispatch_ok(&["uninstall"]);
+    assert!(
+        stderr(&out).contains(&format!("stopped the follower (pid {pid})")),
+        "{}",
+        show(&out)
+    );
+    let start = Instant::now();
+    // SAFETY: signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid) {
+        assert!(start.elapsed() < TIMEOUT, "the follower still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An exited process not yet reaped by its parent still answers kill(0).
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}

@@ -51,6 +51,9 @@ fn read_text(path: &Path) -> String {
 /// A `TestEnv` plus where install.sh installs to and the fake cargo it runs.
 struct Setup {
     env: TestEnv,
+    /// install.sh as this setup runs it: the checkout's, or for another user a readable
+    /// copy (a checkout under /root is not theirs to read).
+    script: PathBuf,
     prefix: PathBuf,
     target_dir: PathBuf,
     fakebin: PathBuf,
@@ -79,7 +82,28 @@ impl Setup {
     }
 
     fn with_env(env: TestEnv) -> Setup {
+        let script = if env.runs_as_other_user() {
+            let copy = env.root.join("checkout");
+            for file in [
+                "install.sh",
+                "doc/git-dispatch.1",
+                "completions/git-dispatch.bash",
+                "completions/_git-dispatch",
+            ] {
+                let to = copy.join(file);
+                fs::create_dir_all(to.parent().unwrap()).unwrap();
+                fs::copy(repo_dir().join(file), &to).unwrap();
+            }
+            set_mode(&copy.join("install.sh"), 0o755);
+            for dir in [copy.clone(), copy.join("doc"), copy.join("completions")] {
+                set_mode(&dir, 0o755);
+            }
+            copy.join("install.sh")
+        } else {
+            install_sh()
+        };
         let setup = Setup {
+            script,
             prefix: env.root.join("prefix"),
             target_dir: env.root.join("target"),
             fakebin: env.root.join("fakebin"),
@@ -131,7 +155,7 @@ impl Setup {
 
     /// `install.sh args…` in the temp root with the isolated environment, not yet run.
     fn cmd(&self, args: &[&Path]) -> Command {
-        let mut cmd = self.env.program_cmd(&install_sh(), &self.env.root, &[]);
+        let mut cmd = self.env.program_cmd(&self.script, &self.env.root, &[]);
         cmd.args(args)
             .env("PREFIX", &self.prefix)
             .env("CARGO_TARGET_DIR", &self.target_dir)

@@ -1331,6 +1331,11 @@ impl TestEnv {
         }
     }
 
+    /// Whether this environment's commands run as another user than the tests do.
+    pub fn runs_as_other_user(&self) -> bool {
+        self.user.is_some()
+    }
+
     /// Whether this environment's commands run as root.
     pub fn is_root(&self) -> bool {
         self.user.is_none() && running_as_root()

@@ -1,0 +1,167 @@
+//! `git dispatch watch [<name>…]`: follows the latest push's dispatches (waiting for them
+//! to be delivered) to the end of their runs, so `git push && git dispatch watch` works in
+//! scripts. Exit 0 when every run succeeded or the latest push fired nothing; 1 when a
+//! delivery failed or a run did not succeed (or could not be told or followed, or was
+//! still running at the bound).
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::config::{Config, Target};
+use crate::exit::Code;
+use crate::repo::Repo;
+use crate::run::{Follow, Phase};
+use crate::say;
+use crate::store::{State, Store};
+
+/// How often `watch` reads the records the follower writes.
+const TICK: Duration = Duration::from_millis(200);
+
+/// What one target's latest push has come to, as `watch` sees it.
+enum Stage {
+    /// The push fired nothing for it (no entry, no delivery for the branch's head).
+    Nothing,
+    /// Recorded, not delivered yet.
+    Pending,
+    /// Refused for good: the send failed.
+    Failed(String),
+    /// Delivered; the record of its run(s), once there is one.
+    Delivered(Option<Box<Follow>>),
+}
+
+/// `watch [<name>…]`.
+pub fn run(names: &[String]) -> Result<Code> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo)?;
+    let store = Store::new(repo.common_dir());
+    let targets: Vec<&Target> = if names.is_empty() {
+        config.targets.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                config.target(n).ok_or_else(|| {
+                    anyhow::anyhow!("no target named {n:?}; see `git dispatch list`")
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    if targets.is_empty() {
+        bail!("no targets; add one with `git dispatch add owner/site`");
+    }
+    if !config.settings.follow.value {
+        say::line("dispatch.follow is false: only the delivery is watched");
+    }
+    // The latest push of each target: what its remote branch holds now.
+    let heads: Vec<(&Target, Option<String>)> = targets
+        .iter()
+        .map(|t| {
+            let remote_ref = format!("refs/heads/{}", t.branches.value[0]);
+            let head = repo
+                .tracking_ref_name(&t.remote.value, &remote_ref)
+                .and_then(|r| repo.ref_sha(&r).ok().flatten());
+            (*t, head)
+        })
+        .collect();
+    let terminal = unsafe { libc::isatty(1) } == 1;
+    let mut shown: Vec<String> = vec![String::new(); heads.len()];
+    loop {
+        // Confirm what can be, and keep a follower going for what was delivered.
+        let _ = crate::waiter::confirm_pending(&repo, &store, None);
+        crate::follow::resume(&store);
+        let stages: Vec<Stage> = heads
+            .iter()
+            .map(|(t, head)| stage(&store, t, head.as_deref()))
+            .collect();
+        let mut out = std::io::stdout().lock();
+        for (i, ((target, head), stage)) in heads.iter().zip(&stages).enumerate() {
+            let line = describe(target, head.as_deref(), stage);
+            if line != shown[i] {
+                if terminal {
+                    writeln!(out, "\r\x1b[K{line}")?;
+                } else {
+                    writeln!(out, "{line}")?;
+                }
+                shown[i] = line;
+            }
+        }
+        out.flush()?;
+        drop(out);
+        if stages.iter().all(finished) {
+            let good = stages.iter().all(|s| match s {
+                Stage::Nothing => true,
+                Stage::Delivered(None) => !config.settings.follow.value,
+                Stage::Delivered(Some(f)) => f.outcome.is_some_and(|o| o.is_good()),
+                Stage::Failed(_) | Stage::Pending => false,
+            });
+            if stages.iter().all(|s| matches!(s, Stage::Nothing)) {
+                say::line("the latest push fired nothing to watch");
+            }
+            return Ok(Code::report_if(!good));
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+fn finished(stage: &Stage) -> bool {
+    match stage {
+        Stage::Nothing | Stage::Failed(_) => true,
+        Stage::Pending => false,
+        Stage::Delivered(None) => true,
+        Stage::Delivered(Some(f)) => f.phase == Phase::Done,
+    }
+}
+
+fn stage(store: &Store, target: &Target, head: Option<&str>) -> Stage {
+    let Some(head) = head else {
+        return Stage::Nothing;
+    };
+    let entries = store.entries().unwrap_or_default();
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.target == target.name && e.sha == head)
+    {
+        return match e.state {
+            State::Failed => Stage::Failed(e.last_error.clone().unwrap_or_default()),
+            _ => Stage::Pending,
+        };
+    }
+    let delivered = store
+        .history()
+        .into_iter()
+        .rev()
+        .find(|d| d.target == target.name && d.sha == head);
+    match delivered {
+        None => Stage::Nothing,
+        Some(d) => {
+            let follow = store.follows().into_iter().find(|f| f.id == d.id);
+            // Delivered just now: the record follows the history by a moment.
+            if follow.is_none() && crate::store::now().saturating_sub(d.delivered) < 5 {
+                return Stage::Pending;
+            }
+            Stage::Delivered(follow.map(Box::new))
+        }
+    }
+}
+
+fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
+    let short = head.map_or("-", |h| h.get(..7).unwrap_or(h));
+    let what = format!("{} -> {} {short}", target.name, target.repository.value);
+    match stage {
+        Stage::Nothing => format!("{what}: nothing dispatched for this push"),
+        Stage::Pending => format!("{what}: not delivered yet"),
+        Stage::Failed(why) => format!("{what}: dispatch failed: {}", say::one_line(why)),
+        Stage::Delivered(None) => format!("{what}: delivered"),
+        Stage::Delivered(Some(f)) => {
+            let note = f
+                .note
+                .as_deref()
+                .filter(|_| f.phase == Phase::Done || f.runs.is_empty())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!("{what}: {}{note}", f.words())
+        }
+    }
+}
