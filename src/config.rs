@@ -160,6 +160,10 @@ pub struct Settings {
     pub follow: Sourced<bool>,
     /// `dispatch.followFor` in seconds: the wall-clock bound on following one dispatch.
     pub follow_for: Sourced<u64>,
+    /// `dispatch.notify`: `desktop` for the OS's own notifier when a build ends.
+    pub notify: Sourced<Option<String>>,
+    /// `dispatch.notifyCommand`: run with `sh -c` when a followed build ends.
+    pub notify_command: Sourced<Option<String>>,
 }
 
 /// Everything read from config: valid targets, settings, and what was wrong.
@@ -532,6 +536,28 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         },
         None => Sourced::default(DEFAULT_FOLLOW_FOR),
     };
+    let notify = match find("notify") {
+        Some(s) if s.value.trim() == "desktop" => Sourced {
+            value: Some("desktop".to_string()),
+            origin: s.origin,
+        },
+        Some(s) if matches!(s.value.trim(), "" | "none" | "false") => Sourced {
+            value: None,
+            origin: s.origin,
+        },
+        Some(s) => {
+            warn_bad("notify", &s.value, "desktop or none");
+            Sourced::default(None)
+        }
+        None => Sourced::default(None),
+    };
+    let notify_command = match find("notifyCommand") {
+        Some(s) if !s.value.trim().is_empty() => Sourced {
+            value: Some(s.value),
+            origin: s.origin,
+        },
+        _ => Sourced::default(None),
+    };
     Ok(Settings {
         when,
         strict,
@@ -540,6 +566,8 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         timeout,
         follow,
         follow_for,
+        notify,
+        notify_command,
     })
 }
 

@@ -127,6 +127,8 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     let binary = binary_stamp();
     // One token per owner for the whole follow: a tokenCommand is not run on every poll.
     let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
+    // A desktop notifier that cannot run is said once per follower, not per build.
+    let mut desktop_said = false;
     loop {
         if !store.exists() {
             return Ok(());
@@ -171,9 +173,16 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 let bad = follow.outcome.is_some_and(Outcome::is_failed_build);
                 if !bad {
                     follow.announced_hook = true;
-                    store.save_follow(&follow)?;
-                } else {
+                }
+                // At most once: marked said before it is said.
+                let notify = !follow.announced_notify;
+                follow.announced_notify = true;
+                store.save_follow(&follow)?;
+                if bad {
                     store.mark_unannounced();
+                }
+                if notify {
+                    crate::notify::announce(store, settings, &follow, &mut desktop_said);
                 }
                 let outcome = follow.outcome.map_or("?", Outcome::as_str);
                 store.log(

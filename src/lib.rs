@@ -15,6 +15,7 @@ mod filter;
 mod follow;
 mod hook;
 mod install;
+mod notify;
 mod payload;
 mod proxy;
 mod push;

@@ -555,3 +555,92 @@ fn is_zombie(pid: i32) -> bool {
         .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
         .unwrap_or(false)
 }
+
+#[test]
+fn notify_command_runs_once_with_validated_values_and_never_the_token() {
+    let (_fake, env) = following();
+    let log = env.home.join("notified");
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "dispatch.notifyCommand",
+            &format!(
+                "env | grep '^GIT_DISPATCH' | sort >> {}",
+                sh_quote(log.to_str().unwrap())
+            ),
+        ],
+    );
+    let sha = push_post(&env, "a.md");
+    wait_outcome(&env);
+    let start = Instant::now();
+    while !log.exists() {
+        assert!(start.elapsed() < TIMEOUT, "the command never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    env.dispatch(&["status"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("GIT_DISPATCH_OUTCOME=").count(),
+        1,
+        "once\n{text}"
+    );
+    for want in [
+        "GIT_DISPATCH_OUTCOME=success".to_string(),
+        "GIT_DISPATCH_REPOSITORY=owner/site".to_string(),
+        "GIT_DISPATCH_TARGET=site".to_string(),
+        format!("GIT_DISPATCH_SHA={sha}"),
+        "GIT_DISPATCH_RUN_URL=https://github.com/owner/site/actions/runs/".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want} in\n{text}");
+    }
+    assert!(!text.contains("GIT_DISPATCH_TOKEN"), "{text}");
+    assert!(find_secret(text.as_bytes(), TOKEN).is_none(), "{text}");
+}
+
+#[test]
+fn a_notify_command_that_hangs_is_killed_with_what_it_started() {
+    let (_fake, env) = following();
+    let pid_file = env.home.join("bg.pid");
+    env.git_ok(&env.clone, &["config", "dispatch.timeout", "1"]);
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "dispatch.notifyCommand",
+            &format!(
+                "sleep 30 & echo $! > {}; sleep 30",
+                sh_quote(pid_file.to_str().unwrap())
+            ),
+        ],
+    );
+    push_post(&env, "a.md");
+    wait_outcome(&env);
+    let start = Instant::now();
+    let pid = loop {
+        if let Ok(pid) = fs::read_to_string(&pid_file)
+            .unwrap_or_default()
+            .trim()
+            .parse::<i32>()
+        {
+            break pid;
+        }
+        assert!(start.elapsed() < TIMEOUT, "the command never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid) {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "the command's background child still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logged = fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap();
+    assert!(
+        logged.contains("dispatch.notifyCommand took over 1s"),
+        "{logged}"
+    );
+}
