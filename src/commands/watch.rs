@@ -18,6 +18,8 @@ use crate::store::{State, Store};
 
 /// How often `watch` reads the records the follower writes.
 const TICK: Duration = Duration::from_millis(200);
+/// Reads in a row that must find nothing for a push before it "fired nothing".
+const NOTHING_READS: u32 = 3;
 
 /// What one target's latest push has come to, as `watch` sees it.
 enum Stage {
@@ -67,6 +69,9 @@ pub fn run(names: &[String]) -> Result<Code> {
         .collect();
     let terminal = unsafe { libc::isatty(1) } == 1;
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
+    // A delivered entry leaves the store a moment before it enters the history: "nothing
+    // dispatched" is final only once seen on several reads in a row.
+    let mut nothing_seen = vec![0u32; heads.len()];
     loop {
         // Confirm what can be, and keep a follower going for what was delivered.
         let _ = crate::waiter::confirm_pending(&repo, &store, None);
@@ -89,7 +94,14 @@ pub fn run(names: &[String]) -> Result<Code> {
         }
         out.flush()?;
         drop(out);
-        if stages.iter().all(finished) {
+        for (seen, stage) in nothing_seen.iter_mut().zip(&stages) {
+            *seen = if matches!(stage, Stage::Nothing) { *seen + 1 } else { 0 };
+        }
+        let settled = nothing_seen
+            .iter()
+            .zip(&stages)
+            .all(|(seen, s)| !matches!(s, Stage::Nothing) || *seen >= NOTHING_READS);
+        if settled && stages.iter().all(finished) {
             let good = stages.iter().all(|s| match s {
                 Stage::Nothing => true,
                 Stage::Delivered(None) => !config.settings.follow.value,
