@@ -239,7 +239,13 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 store.log("error", None, &format!("{err:#}"));
             }
         }
-        return Ok(send_now(&store, &config, &recorded));
+        let code = send_now(&store, &config, &recorded);
+        // What this push delivered is followed in the background (fork and exec: the
+        // sends above may have left threads). A push that sent nothing starts nothing.
+        if !recorded.is_empty() && config.settings.follow.value {
+            crate::follow::resume(&store);
+        }
+        return Ok(code);
     }
     for entry in &recorded {
         say::line(&format!(

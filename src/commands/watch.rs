@@ -95,7 +95,11 @@ pub fn run(names: &[String]) -> Result<Code> {
         out.flush()?;
         drop(out);
         for (seen, stage) in nothing_seen.iter_mut().zip(&stages) {
-            *seen = if matches!(stage, Stage::Nothing) { *seen + 1 } else { 0 };
+            *seen = if matches!(stage, Stage::Nothing) {
+                *seen + 1
+            } else {
+                0
+            };
         }
         let settled = nothing_seen
             .iter()

@@ -644,3 +644,28 @@ fn a_notify_command_that_hangs_is_killed_with_what_it_started() {
         "{logged}"
     );
 }
+
+#[test]
+fn in_pre_push_mode_the_hooks_own_delivery_is_followed_too() {
+    let (_fake, env) = following();
+    env.git_ok(&env.clone, &["config", "dispatch.when", "pre-push"]);
+    push_post(&env, "a.md");
+    // Read from disk, not through `status`, which would start a follower itself.
+    let runs = env.clone.join(".git/dispatch/runs");
+    let start = Instant::now();
+    let record = loop {
+        let done = fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+            .find(|v| v["phase"] == "done");
+        if let Some(done) = done {
+            break done;
+        }
+        assert!(start.elapsed() < TIMEOUT, "not followed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(record["outcome"], "success", "{record:#}");
+}
