@@ -126,6 +126,8 @@ pub struct Target {
     pub workflow: Option<Sourced<String>>,
     /// The ref a workflow dispatch runs on (default: the target's default branch).
     pub workflow_ref: Option<Sourced<String>>,
+    /// The site's public URL, said with a successful build (default: GitHub Pages').
+    pub url: Option<Sourced<String>>,
 }
 
 impl Target {
@@ -334,7 +336,23 @@ impl RawTarget {
                 );
             }
         }
+        // A bad URL is dropped with a warning: it is said, never opened, but it reaches a
+        // notification's environment, so only a plain https URL passes.
+        let url = match self.last("url") {
+            Some(u) => match validate_site_url(&u.value) {
+                Ok(()) => Some(u),
+                Err(err) => {
+                    warnings.push(format!(
+                        "target {:?}: {err:#}; fix dispatch.{}.url in {}",
+                        self.name, self.name, u.origin
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
         Ok(Target {
+            url,
             name: self.name.clone(),
             repository,
             remote,
@@ -644,6 +662,20 @@ pub fn has_target(file: &Path, name: &str) -> Result<bool> {
     Ok(found)
 }
 
+/// A site's public URL: https, a host, no user info, no white space or control characters.
+pub fn validate_site_url(url: &str) -> Result<()> {
+    let host = url
+        .strip_prefix("https://")
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    let ok = host.is_some_and(|h| !h.is_empty() && !h.contains('@'))
+        && url.len() <= 2000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        bail!("url {url:?} is not an https URL without user info (like https://blog.example.com/)");
+    }
+    Ok(())
+}
+
 /// A target name must be usable as a git config subsection and a file name.
 pub fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -792,6 +824,22 @@ mod tests {
         // Names git takes as refs/heads/<name>, odd as they are.
         for odd in ["@", "-x", "refs/x", "caf\u{e9}", "a\u{a0}b"] {
             assert!(validate_branch(odd).is_ok(), "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn site_urls_are_plain_https() {
+        assert!(validate_site_url("https://blog.example.com/").is_ok());
+        assert!(validate_site_url("https://owner.github.io/site/").is_ok());
+        for bad in [
+            "http://blog.example.com/",
+            "https://u:p@blog.example.com/",
+            "https://",
+            "https://a b/",
+            "https://x/\u{1b}[31m",
+            "javascript:alert(1)",
+        ] {
+            assert!(validate_site_url(bad).is_err(), "{bad:?}");
         }
     }
 

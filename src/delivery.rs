@@ -159,6 +159,7 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
                             settings,
                             &outcome.entry,
                             outcome.answer.as_ref(),
+                            outcome.entry.site_url.clone(),
                         );
                     }
                     outcome
@@ -294,7 +295,13 @@ fn settle(store: &Store, settings: &Settings, outcome: &Outcome) -> Result<()> {
             // cannot be written must not make us send the push again.
             store.remove(&entry.id)?;
             let _ = store.record_delivery(delivery_of(outcome));
-            crate::follow::record(store, settings, entry, outcome.answer.as_ref());
+            crate::follow::record(
+                store,
+                settings,
+                entry,
+                outcome.answer.as_ref(),
+                entry.site_url.clone(),
+            );
             store.log(
                 "delivered",
                 Some(entry),

@@ -59,7 +59,13 @@ fn poll() -> Duration {
 
 /// A record for a delivery just accepted: GitHub's clock from its `Date`, the run when
 /// GitHub returned it (`return_run_details`), the `dispatch_id` the body carries.
-pub fn record(store: &Store, settings: &Settings, entry: &Entry, answer: Option<&Answer>) {
+pub fn record(
+    store: &Store,
+    settings: &Settings,
+    entry: &Entry,
+    answer: Option<&Answer>,
+    site_url: Option<String>,
+) {
     if !settings.follow.value {
         return;
     }
@@ -97,6 +103,7 @@ pub fn record(store: &Store, settings: &Settings, entry: &Entry, answer: Option<
         runs: Vec::new(),
         outcome: None,
         note: None,
+        site_url,
         etags: serde_json::Map::new(),
         announced_hook: false,
         announced_notify: false,
@@ -662,6 +669,17 @@ fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow
         Outcome::Concluded(c) => Outcome::parse(c).unwrap_or(Outcome::Concluded("failure")),
         other => other,
     });
+    if follow.outcome == Some(Outcome::Concluded("success")) && follow.site_url.is_none() {
+        // GitHub Pages says where the site is, when the token may read it (Pages: read,
+        // optional): one request, with nothing lost without it.
+        if let Got::Json(v) = get(api, token, follow, &format!("/repos/{repository}/pages")) {
+            follow.site_url = v
+                .get("html_url")
+                .and_then(Value::as_str)
+                .filter(|u| crate::config::validate_site_url(u).is_ok())
+                .map(str::to_string);
+        }
+    }
     follow.phase = Phase::Done;
     Ok(())
 }

@@ -310,6 +310,7 @@ pub fn entry_for(
     };
     entry.workflow = target.workflow.as_ref().map(|w| w.value.clone());
     entry.workflow_ref = target.workflow_ref.as_ref().map(|r| r.value.clone());
+    entry.site_url = target.url.as_ref().map(|u| u.value.clone());
     Ok(entry)
 }
 

@@ -49,6 +49,13 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
                 .then(|| follow.repository.clone()),
         ),
         (
+            "GIT_DISPATCH_SITE_URL",
+            follow
+                .site_url
+                .clone()
+                .filter(|u| crate::config::validate_site_url(u).is_ok()),
+        ),
+        (
             "GIT_DISPATCH_SHA",
             follow
                 .sha

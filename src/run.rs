@@ -313,6 +313,8 @@ pub struct Follow {
     pub runs: Vec<Run>,
     /// The outcome, once known.
     pub outcome: Option<Outcome>,
+    /// The site's public URL, said with a success (the target's `url`, else GitHub Pages').
+    pub site_url: Option<String>,
     /// What the writer should know beside it (no run yet and why; the fix for a 403).
     pub note: Option<String>,
     /// `ETag`s of answers, by URL, for `If-None-Match`.
@@ -337,7 +339,7 @@ impl Follow {
             "matched": self.matched.map(Match::as_str), "run_id": self.run_id,
             "runs": self.runs.iter().map(Run::to_json).collect::<Vec<_>>(),
             "outcome": self.outcome.map(Outcome::as_str),
-            "note": self.note, "etags": self.etags,
+            "note": self.note, "site_url": self.site_url, "etags": self.etags,
             "announced": {"hook": self.announced_hook, "notify": self.announced_notify},
         })
     }
@@ -378,6 +380,7 @@ impl Follow {
                 .unwrap_or_default(),
             outcome: s("outcome").as_deref().and_then(Outcome::parse),
             note: s("note"),
+            site_url: s("site_url").filter(|u| crate::config::validate_site_url(u).is_ok()),
             etags: v
                 .get("etags")
                 .and_then(Value::as_object)
@@ -414,11 +417,16 @@ impl Follow {
             };
         }
         let superseded = self.outcome == Some(Outcome::Superseded);
-        self.runs
+        let mut text = self
+            .runs
             .iter()
             .map(|r| format!("{}  {}", r.words(self.github_now, superseded), r.html_url))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        if let (Some(Outcome::Concluded("success")), Some(url)) = (self.outcome, &self.site_url) {
+            text.push_str(&format!("; live at {url}"));
+        }
+        text
     }
 }
 
@@ -521,6 +529,7 @@ mod tests {
             runs: vec![run("in_progress", None)],
             outcome: None,
             note: None,
+            site_url: None,
             etags: Map::new(),
             announced_hook: false,
             announced_notify: false,

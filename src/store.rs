@@ -84,6 +84,8 @@ pub struct Entry {
     /// For a push by URL (`git push <url> main`) to `remote`'s repository: that URL, with
     /// no credentials. Git updates no remote-tracking ref then, so the remote is asked.
     pub pushed_url: Option<String>,
+    /// The site's public URL (the target's `url`), said with a successful build.
+    pub site_url: Option<String>,
     /// Where it is in its life.
     pub state: State,
     /// The `git push` process that pushed it (0 when unknown).
@@ -138,6 +140,7 @@ impl Entry {
             workflow: None,
             workflow_ref: None,
             pushed_url: None,
+            site_url: None,
             state: State::AwaitingPush,
             push_pid,
             created,
@@ -163,6 +166,7 @@ impl Entry {
             "workflow": self.workflow,
             "workflow_ref": self.workflow_ref,
             "pushed_url": self.pushed_url,
+            "site_url": self.site_url,
             "state": self.state.as_str(),
             "push_pid": self.push_pid,
             "created": self.created,
@@ -189,6 +193,7 @@ impl Entry {
             workflow: s("workflow"),
             workflow_ref: s("workflow_ref"),
             pushed_url: s("pushed_url"),
+            site_url: s("site_url"),
             state: State::parse(&s("state")?)?,
             push_pid: n("push_pid") as u32,
             created: n("created"),

@@ -36,6 +36,9 @@ pub fn run() -> Result<Code> {
         if let Some(r) = &t.workflow_ref {
             row("ref", r.value.clone(), &r.origin);
         }
+        if let Some(u) = &t.url {
+            row("url", u.value.clone(), &u.origin);
+        }
         if !t.paths.value.is_empty() {
             row("paths", t.paths.value.join(", "), &t.paths.origin);
         }

@@ -174,6 +174,7 @@ fn follow_json(f: &Follow) -> Value {
         "matched": f.to_json()["matched"],
         "dispatch_id": f.dispatch_id,
         "note": f.note,
+        "site_url": f.site_url,
         "runs": runs,
     })
 }

@@ -669,3 +669,51 @@ fn in_pre_push_mode_the_hooks_own_delivery_is_followed_too() {
     };
     assert_eq!(record["outcome"], "success", "{record:#}");
 }
+
+#[test]
+fn a_success_says_where_the_site_is_from_its_url_or_github_pages() {
+    let (fake, env) = following();
+    fake.set_pages("owner/site", "https://owner.github.io/site/");
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(
+        follow["site_url"], "https://owner.github.io/site/",
+        "{follow:#}"
+    );
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out).contains("; live at https://owner.github.io/site/"),
+        "{}",
+        show(&out)
+    );
+
+    // The target's own url wins, from a trusted .gitdispatch too; a bad one is dropped.
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.site.url", "https://blog.example.com/"],
+    );
+    push_post(&env, "b.md");
+    env.wait_status(TIMEOUT, "the second build, with the target's url", |s| {
+        recent(s).first().is_some_and(|d| {
+            d["follow"]["site_url"] == "https://blog.example.com/"
+                && d["follow"]["outcome"] == "success"
+        })
+    });
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "dispatch.site.url",
+            "http://u:p@blog.example.com/",
+        ],
+    );
+    let out = env.dispatch(&["list"]);
+    assert_exit(&out, 1, "list with a bad url");
+    assert!(
+        // The message, like every line of ours, shows no user info.
+        stderr(&out).contains("target \"site\": url \"http://blog.example.com/\" is not an https URL without user info")
+            && stderr(&out).contains("fix dispatch.site.url in"),
+        "{}",
+        show(&out)
+    );
+}

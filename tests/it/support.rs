@@ -195,6 +195,8 @@ struct FakeState {
     runs: Vec<FakeRun>,
     /// Whether the token may read Actions (403 with X-Accepted-GitHub-Permissions if not).
     actions_readable: bool,
+    /// GitHub Pages sites, by repository: their `html_url`.
+    pages: BTreeMap<String, String>,
     /// Headers of the answer being made, beside the ones every answer carries.
     extra_headers: Vec<(String, String)>,
     /// Requests counted against the primary rate limit, for `x-ratelimit-*`.
@@ -249,6 +251,7 @@ impl FakeGitHub {
             builds: BTreeMap::new(),
             runs: Vec::new(),
             actions_readable: true,
+            pages: BTreeMap::new(),
             extra_headers: Vec::new(),
             used: 0,
             requests: Vec::new(),
@@ -743,6 +746,14 @@ fn route(
             }
             (status, reply)
         }
+        ("GET", ["repos", owner, repo, "pages"]) => match st.pages.get(&format!("{owner}/{repo}")) {
+            Some(url) => (
+                200,
+                json!({"url": "", "status": "built", "html_url": url, "build_type": "workflow"})
+                    .to_string(),
+            ),
+            None => (404, message("Not Found")),
+        },
         ("GET", ["repos", owner, repo, "actions", rest @ ..]) => {
             let full = format!("{owner}/{repo}");
             if !st.visible.contains(&full) {
@@ -1936,6 +1947,11 @@ impl FakeGitHub {
     /// How `repo`'s builds go from now on.
     pub fn set_build(&self, repo: &str, build: Build) {
         self.lock().builds.insert(repo.to_string(), build);
+    }
+
+    /// `repo` is published with GitHub Pages at `url`.
+    pub fn set_pages(&self, repo: &str, url: &str) {
+        self.lock().pages.insert(repo.to_string(), url.to_string());
     }
 
     /// Whether the token may read Actions (a private site needs Actions: read).
