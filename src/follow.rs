@@ -131,7 +131,12 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     }
     let api = Api::new(&settings.api_url.value, settings.timeout.value)?;
     let poll_ms = poll().as_millis() as u64;
-    let binary = binary_stamp();
+    // The binary's path as it is now: once an upgrade renames a new file over it,
+    // /proc/self/exe names the old one "(deleted)", but this path names the new one.
+    let exe = std::env::current_exe().ok();
+    let binary = exe.as_deref().and_then(binary_stamp);
+    store.log("follower-start", None, "following");
+    let _end = LogOnDrop(store, "follower-end");
     // One token per owner for the whole follow: a tokenCommand is not run on every poll.
     let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
     // A desktop notifier that cannot run is said once per follower, not per build.
@@ -140,11 +145,16 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         if !store.exists() {
             return Ok(());
         }
-        if binary.is_some() && binary_stamp() != binary {
-            // Upgraded under us: the new binary follows from disk.
-            store.log("follower", None, "binary replaced; handing over");
-            start_detached();
-            return Ok(());
+        let now_stamp = exe.as_deref().and_then(binary_stamp);
+        if let (Some(exe), Some(_)) = (&exe, binary) {
+            if now_stamp != binary && now_stamp.is_some() {
+                // Upgraded under us: the new binary follows from disk, once our lock is
+                // released (it retries until then).
+                store.log("follower", None, "binary replaced; handing over");
+                drop(lock);
+                start_detached_from(exe);
+                return Ok(());
+            }
         }
         let all = store.follows();
         if all.iter().all(|f| f.phase == Phase::Done) {
@@ -216,10 +226,13 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
 /// Starts a follower in the background (`git-dispatch hook follow`, its own session):
 /// fork and exec, so it is safe from a process that has threads.
 pub fn start_detached() {
+    if let Ok(exe) = std::env::current_exe() {
+        start_detached_from(&exe);
+    }
+}
+
+fn start_detached_from(exe: &std::path::Path) {
     use std::os::unix::process::CommandExt;
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
     let mut command = std::process::Command::new(exe);
     command
         .args(["hook", "follow"])
@@ -260,8 +273,8 @@ pub fn stop(store: &Store) -> Option<u32> {
 }
 
 /// The binary's identity (size and mtime), to notice an upgrade.
-fn binary_stamp() -> Option<(u64, std::time::SystemTime)> {
-    let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+fn binary_stamp(exe: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(exe).ok()?;
     Some((meta.len(), meta.modified().ok()?))
 }
 
@@ -269,6 +282,15 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Logs `event` when dropped: a follower's end, however it returns.
+struct LogOnDrop<'a>(&'a Store, &'static str);
+
+impl Drop for LogOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.log(self.1, None, "done");
+    }
 }
 
 /// The token a follower uses for one owner: read once (a tokenCommand is not run on

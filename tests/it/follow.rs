@@ -717,3 +717,123 @@ fn a_success_says_where_the_site_is_from_its_url_or_github_pages() {
         show(&out)
     );
 }
+
+#[test]
+fn concurrent_status_watch_and_pushes_give_one_follower_at_a_time() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 2500,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    env.dispatch(&["status"]);
+                }
+            });
+        }
+        scope.spawn(|| env.dispatch(&["watch"]));
+        scope.spawn(|| {
+            env.commit(&env.clone, "b.md", "b\n", "b");
+            env.push_ok(&["origin", "main"]);
+        });
+    });
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "both builds succeeded");
+    let status = env.status_json();
+    for d in recent(&status).iter().take(2) {
+        assert_eq!(d["follow"]["outcome"], "success", "{status:#}");
+    }
+    // The log is appended in order: a follower's start and end never enclose another's.
+    let log = fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap();
+    let mut running: Vec<u64> = Vec::new();
+    let mut starts = 0;
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let pid = v["pid"].as_u64().unwrap();
+        match v["event"].as_str() {
+            Some("follower-start") => {
+                starts += 1;
+                running.push(pid);
+                assert_eq!(
+                    running.len(),
+                    1,
+                    "two followers at once: {running:?}\n{log}"
+                );
+            }
+            Some("follower-end") => running.retain(|p| *p != pid),
+            _ => {}
+        }
+    }
+    assert!(starts >= 1, "{log}");
+}
+
+#[test]
+fn a_follower_whose_binary_is_upgraded_hands_over_to_the_new_one() {
+    let (fake, mut env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 2500,
+            ..Build::default()
+        },
+    );
+    // This clone's own copy of the binary, so replacing it touches no other test.
+    let dir = env.root.join("bin");
+    fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("git-dispatch");
+    let status = std::process::Command::new("cp")
+        .arg(bin())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    env.set_var("GIT_DISPATCH_BIN", &copy);
+    expect_success(&mut env.program_cmd(&copy, &env.clone, &["install"]));
+    push_post(&env, "a.md");
+    let log_path = env.clone.join(".git/dispatch/log.jsonl");
+    let start = Instant::now();
+    while !fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("follower-start")
+    {
+        assert!(start.elapsed() < TIMEOUT, "no follower");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // An upgrade: a new file renamed over the old one.
+    let next = dir.join("git-dispatch.new");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"cp "$1" "$2" && printf '\n' >> "$2" && mv -f "$2" "$3""#)
+        .arg("sh")
+        .arg(bin())
+        .arg(&next)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Read from disk: status would start a follower itself.
+    let start = Instant::now();
+    loop {
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        let done = fs::read_dir(env.clone.join(".git/dispatch/runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+            .any(|v| v["outcome"] == "success");
+        if done {
+            assert!(log.contains("binary replaced; handing over"), "{log}");
+            assert!(log.matches("follower-start").count() >= 2, "{log}");
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "never finished\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
