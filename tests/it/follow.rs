@@ -837,3 +837,63 @@ fn a_follower_whose_binary_is_upgraded_hands_over_to_the_new_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_run_delivered_twice_is_decided_by_the_newest_of_its_workflow() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            twin: Some("failure"),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    let runs = fake.runs();
+    assert_eq!(runs.len(), 2, "GitHub started two runs");
+    assert_eq!(runs[0].1, runs[1].1, "with one title");
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["runs"].as_array().unwrap().len(), 1, "{follow:#}");
+    assert_eq!(follow["runs"][0]["id"], runs[1].0, "the newest decides");
+}
+
+#[test]
+fn a_run_cancelled_for_a_newer_push_of_the_same_target_is_superseded() {
+    // The site's `concurrency` group cancels the older run when a newer one starts.
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 1500,
+            conclusion: "cancelled",
+            ..Build::default()
+        },
+    );
+    let first = push_post(&env, "a.md");
+    env.wait_status(TIMEOUT, "the first delivery", |s| {
+        recent(s).iter().any(|d| d["sha"] == first.as_str())
+    });
+    fake.set_build("owner/site", Build::default());
+    push_post(&env, "b.md");
+    let status = env.wait_status(TIMEOUT, "both outcomes", |s| {
+        recent(s).len() >= 2
+            && recent(s)
+                .iter()
+                .take(2)
+                .all(|d| d["follow"]["outcome"].is_string())
+    });
+    let older = recent(&status)
+        .iter()
+        .find(|d| d["sha"] == first.as_str())
+        .unwrap();
+    assert_eq!(older["follow"]["outcome"], "superseded", "{status:#}");
+    assert_eq!(recent(&status)[0]["follow"]["outcome"], "success");
+    let out = env.dispatch(&["status"]);
+    assert_exit(&out, 0, "a superseded run is no failure");
+    assert!(
+        stdout(&out).contains("superseded by a newer run"),
+        "{}",
+        show(&out)
+    );
+}

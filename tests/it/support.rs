@@ -1895,6 +1895,8 @@ pub struct Build {
     pub failed: Option<(&'static str, Option<&'static str>)>,
     /// Whether it waits for an approval (an environment's reviewers) while "running".
     pub waiting: bool,
+    /// GitHub delivers the event twice: an older twin run with this conclusion starts too.
+    pub twin: Option<&'static str>,
 }
 
 impl Default for Build {
@@ -1907,6 +1909,7 @@ impl Default for Build {
             conclusion: "success",
             failed: None,
             waiting: false,
+            twin: None,
         }
     }
 }
@@ -2066,6 +2069,14 @@ fn start_runs(
             }
             _ => name.clone(),
         };
+        if let Some(conclusion) = build.twin {
+            let twin = Build {
+                conclusion,
+                twin: None,
+                ..build.clone()
+            };
+            new_run(st, repo, &file, &name, event, &title, "writer", twin);
+        }
         last = Some(new_run(
             st,
             repo,
