@@ -148,8 +148,8 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         let now_stamp = exe.as_deref().and_then(binary_stamp);
         if let (Some(exe), Some(_)) = (&exe, binary) {
             if now_stamp != binary && now_stamp.is_some() {
-                // Upgraded under us: the new binary follows from disk, once our lock is
-                // released (it retries until then).
+                // Upgraded under us: the new binary follows from disk; the lock is
+                // released first, so it finds it free.
                 store.log("follower", None, "binary replaced; handing over");
                 drop(lock);
                 start_detached_from(exe);

@@ -65,6 +65,14 @@ pub fn run() -> Result<Code> {
         s.follow_for.value.to_string(),
         &s.follow_for.origin,
     );
+    let notify = s.notify.value.clone().unwrap_or_else(|| "(none)".into());
+    row("notify", notify, &s.notify.origin);
+    let notify_command = s
+        .notify_command
+        .value
+        .clone()
+        .unwrap_or_else(|| "(none)".into());
+    row("notifyCommand", notify_command, &s.notify_command.origin);
     let command = s
         .token_command
         .value

@@ -69,6 +69,7 @@ pub fn run(names: &[String]) -> Result<Code> {
         .collect();
     let terminal = unsafe { libc::isatty(1) } == 1;
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
+    let mut drawn = false;
     // A delivered entry leaves the store a moment before it enters the history: "nothing
     // dispatched" is final only once seen on several reads in a row.
     let mut nothing_seen = vec![0u32; heads.len()];
@@ -81,16 +82,29 @@ pub fn run(names: &[String]) -> Result<Code> {
             .map(|(t, head)| stage(&store, t, head.as_deref()))
             .collect();
         let mut out = std::io::stdout().lock();
-        for (i, ((target, head), stage)) in heads.iter().zip(&stages).enumerate() {
-            let line = describe(target, head.as_deref(), stage);
-            if line != shown[i] {
-                if terminal {
-                    writeln!(out, "\r\x1b[K{line}")?;
-                } else {
-                    writeln!(out, "{line}")?;
+        let lines: Vec<String> = heads
+            .iter()
+            .zip(&stages)
+            .map(|((target, head), stage)| describe(target, head.as_deref(), stage))
+            .collect();
+        if lines != shown {
+            if terminal {
+                // One line per target, rewritten in place: up to the first, then each.
+                if drawn {
+                    write!(out, "\x1b[{}A", lines.len())?;
                 }
-                shown[i] = line;
+                for line in &lines {
+                    writeln!(out, "\r\x1b[K{line}")?;
+                }
+                drawn = true;
+            } else {
+                for (line, before) in lines.iter().zip(&shown) {
+                    if line != before {
+                        writeln!(out, "{line}")?;
+                    }
+                }
             }
+            shown = lines;
         }
         out.flush()?;
         drop(out);
