@@ -229,6 +229,25 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
+
+    /// The targets `names` (all when none is named), each name checked, at least one.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Target>> {
+        let targets: Vec<&Target> = if names.is_empty() {
+            self.targets.iter().collect()
+        } else {
+            names
+                .iter()
+                .map(|n| {
+                    self.target(n)
+                        .with_context(|| format!("no target named {n:?}; see `git dispatch list`"))
+                })
+                .collect::<Result<_>>()?
+        };
+        if targets.is_empty() {
+            bail!("no targets; add one with `git dispatch add owner/site`");
+        }
+        Ok(targets)
+    }
 }
 
 /// One target's keys as found, before validation.

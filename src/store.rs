@@ -381,15 +381,7 @@ impl Store {
     }
 
     fn lock(&self, name: &str) -> Result<File> {
-        let dir = self.dir.join("locks");
-        create_dir(&dir)?;
-        let path = dir.join(name);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let (file, path) = self.lock_file(name)?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(file)
@@ -397,6 +389,18 @@ impl Store {
 
     /// Takes the lock `name` if no other process holds it; `None` if one does.
     pub fn try_lock(&self, name: &str) -> Result<Option<File>> {
+        let (file, path) = self.lock_file(name)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => {
+                Err(err).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+
+    /// Lock `name`'s file, opened (created if need be) but not locked.
+    fn lock_file(&self, name: &str) -> Result<(File, PathBuf)> {
         let dir = self.dir.join("locks");
         create_dir(&dir)?;
         let path = dir.join(name);
@@ -406,13 +410,7 @@ impl Store {
             .write(true)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(err)) => {
-                Err(err).with_context(|| format!("locking {}", path.display()))
-            }
-        }
+        Ok((file, path))
     }
 
     /// The file of lock `name`.

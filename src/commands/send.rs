@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::api::{self, Api, Method};
-use crate::config::{Config, Target};
+use crate::config::Config;
 use crate::delivery;
 use crate::exit::Code;
 use crate::hook;
@@ -23,21 +23,7 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
     for warning in &config.warnings {
         say::line(warning);
     }
-    let targets: Vec<&Target> = if names.is_empty() {
-        config.targets.iter().collect()
-    } else {
-        names
-            .iter()
-            .map(|n| {
-                config
-                    .target(n)
-                    .with_context(|| format!("no target named {n:?}; see `git dispatch list`"))
-            })
-            .collect::<Result<_>>()?
-    };
-    if targets.is_empty() {
-        bail!("no targets; add one with `git dispatch add owner/site`");
-    }
+    let targets = config.select(names)?;
     let api = Api::new(
         &config.settings.api_url.value,
         config.settings.timeout.value,

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::config::{Config, Target};
 use crate::exit::Code;
@@ -38,21 +38,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     let repo = Repo::discover()?;
     let config = Config::load(&repo)?;
     let store = Store::new(repo.common_dir());
-    let targets: Vec<&Target> = if names.is_empty() {
-        config.targets.iter().collect()
-    } else {
-        names
-            .iter()
-            .map(|n| {
-                config.target(n).ok_or_else(|| {
-                    anyhow::anyhow!("no target named {n:?}; see `git dispatch list`")
-                })
-            })
-            .collect::<Result<_>>()?
-    };
-    if targets.is_empty() {
-        bail!("no targets; add one with `git dispatch add owner/site`");
-    }
+    let targets = config.select(names)?;
     if !config.settings.follow.value {
         say::line("dispatch.follow is false: only the delivery is watched");
     }

@@ -28,12 +28,20 @@ jobs:
 
 /// A clone that follows its dispatches to owner/site, whose workflow has the run-name line.
 fn following() -> (FakeGitHub, TestEnv) {
+    following_with(SITE_WORKFLOW, None, &[])
+}
+
+/// A clone that follows its dispatches to owner/site, whose build.yml is `yaml` (taking
+/// workflow_dispatch with `inputs`), the target added with `add_args`.
+fn following_with(yaml: &str, inputs: Option<&[&str]>, add_args: &[&str]) -> (FakeGitHub, TestEnv) {
     let fake = FakeGitHub::start();
-    fake.add_workflow("owner/site", "build.yml", SITE_WORKFLOW, None);
+    fake.add_workflow("owner/site", "build.yml", yaml, inputs);
     let mut env = TestEnv::with_fake(&fake);
     env.set_var("GIT_DISPATCH_POLL_MS", "50");
     env.install();
-    env.dispatch_ok(&["add", "owner/site"]);
+    let mut add = vec!["add", "owner/site"];
+    add.extend_from_slice(add_args);
+    env.dispatch_ok(&add);
     env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
     (fake, env)
 }
@@ -53,6 +61,46 @@ fn wait_outcome(env: &TestEnv) -> Value {
             .is_some_and(|d| d["follow"]["outcome"].is_string())
     });
     recent(&status)[0]["follow"].clone()
+}
+
+/// The records in runs/, read from disk: through `status` a follower would be started.
+fn records_on_disk(env: &TestEnv) -> Vec<Value> {
+    fs::read_dir(env.clone.join(".git/dispatch/runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .collect()
+}
+
+/// Waits for a record on disk that `done` accepts.
+fn wait_record_on_disk(env: &TestEnv, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some(found) = records_on_disk(env).into_iter().find(|v| done(v)) {
+            return found;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no record {what} on disk");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pid the running follower wrote into its lock file, once `ready` holds.
+fn follower_pid(env: &TestEnv, ready: impl Fn() -> bool) -> i32 {
+    let lock = env.clone.join(".git/dispatch/locks/follower");
+    let start = Instant::now();
+    loop {
+        let pid = fs::read_to_string(&lock)
+            .unwrap_or_default()
+            .trim()
+            .parse::<i32>();
+        if let (Ok(pid), true) = (pid, ready()) {
+            return pid;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no follower");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn actions_requests(fake: &FakeGitHub) -> Vec<Request> {
@@ -281,25 +329,11 @@ fn a_follower_killed_mid_run_is_resumed_by_status() {
     );
     push_post(&env, "a.md");
     // The follower writes its pid into its lock file.
-    let lock = env.clone.join(".git/dispatch/locks/follower");
-    let start = Instant::now();
-    let pid = loop {
-        let text = fs::read_to_string(&lock).unwrap_or_default();
-        if let Ok(pid) = text.trim().parse::<i32>() {
-            if actions_requests(&fake)
-                .iter()
-                .any(|r| r.path.contains("/runs/"))
-            {
-                break pid;
-            }
-        }
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "no follower\n{}",
-            fake.describe()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = follower_pid(&env, || {
+        actions_requests(&fake)
+            .iter()
+            .any(|r| r.path.contains("/runs/"))
+    });
     // SAFETY: signals a process this test started (through git push).
     unsafe { libc::kill(pid, libc::SIGKILL) };
     std::thread::sleep(Duration::from_millis(200));
@@ -314,18 +348,11 @@ fn a_follower_killed_mid_run_is_resumed_by_status() {
 
 #[test]
 fn a_workflow_dispatch_is_followed_by_the_run_github_returned() {
-    let fake = FakeGitHub::start();
-    fake.add_workflow(
-        "owner/site",
-        "build.yml",
+    let (fake, env) = following_with(
         "name: Build\non:\n  workflow_dispatch:\njobs: {}\n",
         Some(&[]),
+        &["--workflow", "build.yml"],
     );
-    let mut env = TestEnv::with_fake(&fake);
-    env.set_var("GIT_DISPATCH_POLL_MS", "50");
-    env.install();
-    env.dispatch_ok(&["add", "owner/site", "--workflow", "build.yml"]);
-    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
     push_post(&env, "a.md");
     let follow = wait_outcome(&env);
     assert_eq!(follow["outcome"], "success", "{follow:#}");
@@ -364,13 +391,7 @@ jobs: {}
 
 #[test]
 fn without_the_run_name_line_the_one_new_run_is_matched_by_time_and_said_so() {
-    let fake = FakeGitHub::start();
-    fake.add_workflow("owner/site", "build.yml", PLAIN_WORKFLOW, None);
-    let mut env = TestEnv::with_fake(&fake);
-    env.set_var("GIT_DISPATCH_POLL_MS", "50");
-    env.install();
-    env.dispatch_ok(&["add", "owner/site"]);
-    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    let (_fake, env) = following_with(PLAIN_WORKFLOW, None, &[]);
     push_post(&env, "a.md");
     let follow = wait_outcome(&env);
     assert_eq!(follow["outcome"], "success", "{follow:#}");
@@ -385,13 +406,7 @@ fn without_the_run_name_line_the_one_new_run_is_matched_by_time_and_said_so() {
 
 #[test]
 fn without_the_run_name_line_two_new_runs_are_run_not_identified_never_a_guess() {
-    let fake = FakeGitHub::start();
-    fake.add_workflow("owner/site", "build.yml", PLAIN_WORKFLOW, None);
-    let mut env = TestEnv::with_fake(&fake);
-    env.set_var("GIT_DISPATCH_POLL_MS", "50");
-    env.install();
-    env.dispatch_ok(&["add", "owner/site"]);
-    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    let (fake, env) = following_with(PLAIN_WORKFLOW, None, &[]);
     // Another dispatch by the same user at the same moment, from elsewhere.
     fake.add_foreign_run("owner/site", "repository_dispatch", "Build site", "writer");
     push_post(&env, "a.md");
@@ -521,19 +536,7 @@ fn uninstall_stops_the_follower() {
         },
     );
     push_post(&env, "a.md");
-    let lock = env.clone.join(".git/dispatch/locks/follower");
-    let start = Instant::now();
-    let pid = loop {
-        if let Ok(pid) = fs::read_to_string(&lock)
-            .unwrap_or_default()
-            .trim()
-            .parse::<i32>()
-        {
-            break pid;
-        }
-        assert!(start.elapsed() < TIMEOUT, "no follower");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = follower_pid(&env, || true);
     let out = env.dispatch_ok(&["uninstall"]);
     assert!(
         stderr(&out).contains(&format!("stopped the follower (pid {pid})")),
@@ -650,23 +653,7 @@ fn in_pre_push_mode_the_hooks_own_delivery_is_followed_too() {
     let (_fake, env) = following();
     env.git_ok(&env.clone, &["config", "dispatch.when", "pre-push"]);
     push_post(&env, "a.md");
-    // Read from disk, not through `status`, which would start a follower itself.
-    let runs = env.clone.join(".git/dispatch/runs");
-    let start = Instant::now();
-    let record = loop {
-        let done = fs::read_dir(&runs)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
-            .find(|v| v["phase"] == "done");
-        if let Some(done) = done {
-            break done;
-        }
-        assert!(start.elapsed() < TIMEOUT, "not followed");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let record = wait_record_on_disk(&env, "done", |v| v["phase"] == "done");
     assert_eq!(record["outcome"], "success", "{record:#}");
 }
 
@@ -817,25 +804,10 @@ fn a_follower_whose_binary_is_upgraded_hands_over_to_the_new_one() {
         .status()
         .unwrap();
     assert!(status.success());
-    // Read from disk: status would start a follower itself.
-    let start = Instant::now();
-    loop {
-        let log = fs::read_to_string(&log_path).unwrap_or_default();
-        let done = fs::read_dir(env.clone.join(".git/dispatch/runs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
-            .any(|v| v["outcome"] == "success");
-        if done {
-            assert!(log.contains("binary replaced; handing over"), "{log}");
-            assert!(log.matches("follower-start").count() >= 2, "{log}");
-            break;
-        }
-        assert!(start.elapsed() < TIMEOUT, "never finished\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_record_on_disk(&env, "of a success", |v| v["outcome"] == "success");
+    let log = fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(log.contains("binary replaced; handing over"), "{log}");
+    assert!(log.matches("follower-start").count() >= 2, "{log}");
 }
 
 #[test]
