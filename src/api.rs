@@ -20,6 +20,9 @@ const ACCEPT: &str = "application/vnd.github+json";
 const API_VERSION: &str = "2022-11-28";
 /// How much of a response body we read; GitHub's error bodies are small.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+/// How much of a GET's answer we read: a page of 100 workflow runs (several KB each) or a
+/// matrix's jobs. Past it the answer is refused whole, never parsed cut short.
+const MAX_LISTING_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The user agent GitHub requires, naming us and our version.
 pub fn user_agent() -> String {
@@ -151,13 +154,20 @@ impl Api {
         body: Option<&str>,
         token: &Token,
     ) -> Result<Answer, String> {
-        self.send_if(method, url, body, None, token)
+        self.send_if(method, url, body, None, token, MAX_RESPONSE_BYTES)
     }
 
     /// `GET url`, conditional on `etag` (`If-None-Match`): GitHub answers 304, which costs
     /// no primary rate limit, while nothing changed.
     pub fn get_if(&self, url: &str, etag: Option<&str>, token: &Token) -> Result<Answer, String> {
-        self.send_if(Method::Get, url, None, etag, token)
+        let answer = self.send_if(Method::Get, url, None, etag, token, MAX_LISTING_BYTES + 1)?;
+        if answer.body.len() as u64 > MAX_LISTING_BYTES {
+            return Err(format!(
+                "the answer is over {} MiB; not read",
+                MAX_LISTING_BYTES >> 20
+            ));
+        }
+        Ok(answer)
     }
 
     fn send_if(
@@ -167,6 +177,7 @@ impl Api {
         body: Option<&str>,
         etag: Option<&str>,
         token: &Token,
+        max_bytes: u64,
     ) -> Result<Answer, String> {
         if url.starts_with("https://") {
             crate::tls::install();
@@ -197,7 +208,7 @@ impl Api {
         })?;
         let mut raw = Vec::new();
         (&mut response)
-            .take(MAX_RESPONSE_BYTES)
+            .take(max_bytes)
             .read_to_end(&mut raw)
             .map_err(|err| format!("reading the answer: {err}"))?;
         Ok(Answer {

@@ -120,6 +120,10 @@ pub fn unfinished(store: &Store) -> bool {
 
 /// Follows every unfinished delivery to its end, unless another follower does.
 pub fn run(store: &Store, settings: &Settings) -> Result<()> {
+    // `dispatch.follow = false`: no request, whatever is left on disk.
+    if !settings.follow.value {
+        return Ok(());
+    }
     let Some(mut lock) = store.try_lock("follower")? else {
         return Ok(());
     };
@@ -251,8 +255,11 @@ fn start_detached_from(exe: &std::path::Path) {
 }
 
 /// Starts a follower when a delivery is left unfinished and none runs.
-pub fn resume(store: &Store) {
-    if unfinished(store) && matches!(store.try_lock("follower"), Ok(Some(_))) {
+pub fn resume(store: &Store, settings: &Settings) {
+    if settings.follow.value
+        && unfinished(store)
+        && matches!(store.try_lock("follower"), Ok(Some(_)))
+    {
         start_detached();
     }
 }
@@ -357,8 +364,12 @@ fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
     match &answer {
         Ok(a) if a.status == 304 => return Got::NotModified,
         Ok(a) if a.status == 200 => {
+            // The ETag is kept only with a body that parsed: a 304 later must never stand
+            // for an answer we could not read.
             if let Some(tag) = a.header("etag") {
-                follow.etags.insert(url, Value::from(tag));
+                if serde_json::from_str::<Value>(&a.body).is_ok() {
+                    follow.etags.insert(url, Value::from(tag));
+                }
             }
             // A reserve of the primary budget is left to dispatches.
             let remaining = a

@@ -243,7 +243,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         // What this push delivered is followed in the background (fork and exec: the
         // sends above may have left threads). A push that sent nothing starts nothing.
         if !recorded.is_empty() && config.settings.follow.value {
-            crate::follow::resume(&store);
+            crate::follow::resume(&store, &config.settings);
         }
         return Ok(code);
     }

@@ -37,6 +37,6 @@ pub fn run() -> Result<Code> {
         problem = true;
     }
     // What was delivered is followed in the background.
-    crate::follow::resume(&store);
+    crate::follow::resume(&store, &config.settings);
     Ok(Code::report_if(problem))
 }

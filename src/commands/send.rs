@@ -80,6 +80,6 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
         say::line(&delivery::describe(outcome, false));
     }
     // What was delivered is followed in the background.
-    crate::follow::resume(&store);
+    crate::follow::resume(&store, &config.settings);
     Ok(Code::report_if(failed))
 }

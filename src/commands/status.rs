@@ -19,7 +19,9 @@ pub fn run(as_json: bool) -> Result<Code> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
     // A follower that died (kill -9, a reboot) is resumed from disk.
-    crate::follow::resume(&store);
+    if let Ok(config) = crate::config::Config::load(&repo) {
+        crate::follow::resume(&store, &config.settings);
+    }
     let entries = store.entries()?;
     let history = store.history();
     let follows: BTreeMap<String, Follow> = store

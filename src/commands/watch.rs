@@ -62,7 +62,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     loop {
         // Confirm what can be, and keep a follower going for what was delivered.
         let _ = crate::waiter::confirm_pending(&repo, &store, None);
-        crate::follow::resume(&store);
+        crate::follow::resume(&store, &config.settings);
         let stages: Vec<Stage> = heads
             .iter()
             .map(|(t, head)| stage(&store, t, head.as_deref()))

@@ -869,3 +869,28 @@ fn a_run_cancelled_for_a_newer_push_of_the_same_target_is_superseded() {
         show(&out)
     );
 }
+
+#[test]
+fn a_list_of_runs_over_64_kib_is_read_whole_and_ours_found() {
+    // A busy site: a page of 100 runs of several KB each is larger than a dispatch's
+    // answer ever is. Cut short, it would not parse, and its ETag would hide ours.
+    let (fake, env) = following();
+    for i in 0..120 {
+        fake.add_foreign_run(
+            "owner/site",
+            "repository_dispatch",
+            &format!("update gd-other-{i}"),
+            "bot",
+        );
+    }
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "dispatch_id");
+    let list = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/actions/runs") && r.status == 200)
+        .expect("the list was read");
+    assert!(list.query.contains("per_page=100"), "{list:?}");
+}
