@@ -163,6 +163,13 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         let all = store.follows();
         if all.iter().all(|f| f.phase == Phase::Done) {
             store.trim_follows(KEEP);
+            // No pid left for `uninstall` to signal once we are gone; and a delivery
+            // recorded while we were leaving (its resume found the lock held) is taken up.
+            let _ = lock.set_len(0);
+            drop(lock);
+            if unfinished(store) {
+                resume(store, settings);
+            }
             return Ok(());
         }
         for mut follow in all.iter().filter(|f| f.phase != Phase::Done).cloned() {
@@ -187,18 +194,18 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             if !store.exists() {
                 return Ok(());
             }
-            store.save_follow(&follow)?;
-            if follow.phase == Phase::Done {
-                // Announced once per channel: the next push says a failure (nothing for a
-                // success); a notification says either.
-                let bad = follow.outcome.is_some_and(Outcome::is_failed_build);
-                if !bad {
-                    follow.announced_hook = true;
-                }
-                // At most once: marked said before it is said.
-                let notify = !follow.announced_notify;
+            // Announced once per channel: the next push says a failure (nothing for a
+            // success); a notification says either, at most once: marked said, in the one
+            // save that records the outcome, before it is said.
+            let done = follow.phase == Phase::Done;
+            let bad = follow.outcome.is_some_and(Outcome::is_failed_build);
+            let notify = done && !follow.announced_notify;
+            if done {
+                follow.announced_hook |= !bad;
                 follow.announced_notify = true;
-                store.save_follow(&follow)?;
+            }
+            store.save_follow(&follow)?;
+            if done {
                 if bad {
                     store.mark_unannounced();
                 }
@@ -243,10 +250,18 @@ fn start_detached_from(exe: &std::path::Path) {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe, so it may run between fork and exec.
+    // SAFETY: setsid and close_range are plain syscalls, safe between fork and exec.
     unsafe {
         command.pre_exec(|| {
             libc::setsid();
+            // Nothing of git's (pipes to receive-pack) stays open in the follower.
+            #[cfg(target_os = "linux")]
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
             Ok(())
         });
     }
@@ -274,7 +289,8 @@ pub fn stop(store: &Store) -> Option<u32> {
         .ok()?
         .trim()
         .parse()
-        .ok()?;
+        .ok()
+        .filter(|pid| *pid > 1)?;
     // SAFETY: a plain signal to a process id read from our own lock file.
     (unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) } == 0).then_some(pid)
 }
@@ -415,9 +431,12 @@ fn step(
     let token = match &tokens.token {
         Ok(token) => token.clone(),
         Err(why) => {
-            follow.note = Some(format!("cannot follow: {why}"));
-            follow.outcome = Some(Outcome::CannotFollow);
-            follow.phase = Phase::Done;
+            // A tokenCommand that timed out once may answer the next time: read again
+            // after a while, until the bound says "cannot follow".
+            follow.note = Some(format!("cannot follow yet: {why}"));
+            follow.next_poll = now_ms() + SLOW_POLLS * poll_ms;
+            let owner = follow.repository.split('/').next().unwrap_or_default();
+            *tokens = TokenState::read(settings, api.host(), owner);
             return;
         }
     };
@@ -434,8 +453,11 @@ fn step(
         return;
     };
     match failure {
-        Failure::Later { after, .. } => {
-            let wait = after.map_or(poll_ms, |s| s * 1000);
+        Failure::Later {
+            after, at_least, ..
+        } => {
+            // GitHub's time, else (a secondary rate limit) at least a minute.
+            let wait = after.unwrap_or(0).max(at_least) * 1000;
             follow.next_poll = now_ms() + wait.max(poll_ms);
         }
         Failure::Refused { reason } if reason.starts_with("401 ") => {
@@ -513,8 +535,20 @@ fn find(
             "/repos/{repository}/actions/workflows/{workflow}/runs?event=workflow_dispatch&created={created}&per_page=100"
         ),
     };
+    // Lists lag: a run of another client, or of another of the site's workflows, may show
+    // before ours. Until the list had time to settle it is read whole each time (no ETag:
+    // a 304 then would hide what came since), and nothing is decided.
+    let settled = now_ms().saturating_sub(follow.recorded_ms) >= TIME_SETTLE_POLLS * poll_ms;
+    if !settled {
+        follow.etags.remove(&api.url(&path));
+    }
     let list = match get(api, token, follow, &path) {
         Got::Json(v) => v,
+        // Unchanged since a settled read: what was found by id then is all there is.
+        Got::NotModified if !follow.runs.is_empty() => {
+            follow.phase = Phase::Following;
+            return track_completed(api, token, all, follow);
+        }
         Got::NotModified => return waited(follow, poll_ms),
         Got::Failed(f, n) => return Err((f, n)),
     };
@@ -537,6 +571,11 @@ fn find(
     };
     if !found.is_empty() {
         follow.matched = Some(Match::Id);
+        if !settled {
+            // Kept, one per workflow, while another workflow's run may still show.
+            follow.runs = newest_per_workflow(found);
+            return Ok(());
+        }
     } else {
         // By time, only where it cannot be wrong but for the caveat said with it: the one
         // new run there is, started by the token's own user, its title carrying no other
@@ -556,9 +595,6 @@ fn find(
             // Created with the dispatch or after (GitHub's clock, to the second).
             .filter(|r| r.created_at + 2 >= follow.dispatched_at)
             .collect();
-        // Lists lag: a run of another client may show before ours does. The count is
-        // taken only once the list had time to settle.
-        let settled = now_ms().saturating_sub(follow.recorded_ms) >= TIME_SETTLE_POLLS * poll_ms;
         if !settled {
             return waited(follow, poll_ms);
         }
@@ -595,8 +631,19 @@ fn find(
     if found.is_empty() {
         return waited(follow, poll_ms);
     }
-    // GitHub may deliver an event twice, and we may send a push twice: one run per
-    // workflow, the newest deciding.
+    follow.runs = newest_per_workflow(found);
+    follow.note = (follow.matched == Some(Match::Time)).then(|| {
+        "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
+         doctor` shows it) so its run can be told for this dispatch's"
+            .to_string()
+    });
+    follow.phase = Phase::Following;
+    track_completed(api, token, all, follow)
+}
+
+/// GitHub may deliver an event twice, and we may send a push twice: one run per
+/// workflow, the newest deciding.
+fn newest_per_workflow(found: Vec<Run>) -> Vec<Run> {
     let mut newest: BTreeMap<u64, Run> = BTreeMap::new();
     for run in found {
         match newest.get(&run.workflow_id) {
@@ -606,14 +653,7 @@ fn find(
             }
         }
     }
-    follow.runs = newest.into_values().collect();
-    follow.note = (follow.matched == Some(Match::Time)).then(|| {
-        "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
-         doctor` shows it) so its run can be told for this dispatch's"
-            .to_string()
-    });
-    follow.phase = Phase::Following;
-    track_completed(api, token, all, follow)
+    newest.into_values().collect()
 }
 
 /// No run (yet): after two minutes say so, provisionally, and look less often.

@@ -139,8 +139,14 @@ fn stage(store: &Store, target: &Target, head: Option<&str>) -> Stage {
         .iter()
         .find(|e| e.target == target.name && e.sha == head)
     {
-        return match e.state {
-            State::Failed => Stage::Failed(e.last_error.clone().unwrap_or_default()),
+        return match (e.state, &e.last_error) {
+            (State::Failed, why) => Stage::Failed(why.clone().unwrap_or_default()),
+            // Kept to retry later (a 5xx, the network): nothing retries it before the next
+            // push or `retry`, so watch says so and ends rather than wait.
+            (State::Confirmed, Some(why)) => Stage::Failed(format!(
+                "not delivered yet ({}); `git dispatch retry` sends it now",
+                say::one_line(why)
+            )),
             _ => Stage::Pending,
         };
     }

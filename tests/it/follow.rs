@@ -894,3 +894,19 @@ fn a_list_of_runs_over_64_kib_is_read_whole_and_ours_found() {
         .expect("the list was read");
     assert!(list.query.contains("per_page=100"), "{list:?}");
 }
+
+#[test]
+fn watch_ends_with_1_when_the_dispatch_is_kept_to_retry_later() {
+    let (fake, env) = following();
+    fake.respond_with(502);
+    push_post(&env, "a.md");
+    env.wait_for_error("confirmed", TIMEOUT);
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 1, "watch of a dispatch kept to retry");
+    assert!(
+        stdout(&out).contains("not delivered yet (502")
+            && stdout(&out).contains("git dispatch retry"),
+        "{}",
+        show(&out)
+    );
+}
