@@ -910,3 +910,58 @@ fn watch_ends_with_1_when_the_dispatch_is_kept_to_retry_later() {
         show(&out)
     );
 }
+
+#[test]
+fn a_workflow_dispatch_without_run_details_is_matched_by_time_and_said_so() {
+    // GitHub Enterprise Server before 3.21: no return_run_details, so a 204 names no run.
+    let (fake, env) = following_with(
+        "name: Build\non:\n  workflow_dispatch:\njobs: {}\n",
+        Some(&[]),
+        &["--workflow", "build.yml"],
+    );
+    fake.as_old_server();
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "time", "{follow:#}");
+    let list = actions_requests(&fake)
+        .into_iter()
+        .find(|r| r.path == "/repos/owner/site/actions/workflows/build.yml/runs")
+        .expect("the workflow's runs were listed");
+    assert!(list.query.contains("event=workflow_dispatch"), "{list:?}");
+}
+
+#[test]
+fn a_token_rotated_mid_follow_is_read_again_once_on_the_401() {
+    let (fake, mut env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 2500,
+            ..Build::default()
+        },
+    );
+    env.set_token(None);
+    let first = env.dispatch_with_stdin(&["login"], &format!("{TOKEN}\n"));
+    assert_exit(&first, 0, "login");
+    push_post(&env, "a.md");
+    follower_pid(&env, || {
+        actions_requests(&fake)
+            .iter()
+            .any(|r| r.path.contains("/runs/"))
+    });
+    // The writer rotates the token: GitHub now takes only the new one, which is stored.
+    // The new token is stored before the old one stops working: no race with the polls.
+    let rotated = "github_pat_ROTATED0123456789abcdefghijklmn";
+    fake.add_token(rotated, &["owner/site"]);
+    let second = env.dispatch_with_stdin(&["login"], &format!("{rotated}\n"));
+    assert_exit(&second, 0, "login with the rotated token");
+    fake.set_token(rotated);
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert!(
+        fake.requests().iter().any(|r| r.status == 401),
+        "the old token was refused once\n{}",
+        fake.describe()
+    );
+}

@@ -1952,6 +1952,11 @@ impl FakeGitHub {
         self.lock().builds.insert(repo.to_string(), build);
     }
 
+    /// Accept `token` instead of the one it started with (a rotated token).
+    pub fn set_token(&self, token: &str) {
+        self.lock().token = token.to_string();
+    }
+
     /// `repo` is published with GitHub Pages at `url`.
     pub fn set_pages(&self, repo: &str, url: &str) {
         self.lock().pages.insert(repo.to_string(), url.to_string());
