@@ -472,42 +472,26 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         }
         found
     };
-    let mut warn_bad = |key: &str, value: &str, want: &str| {
-        warnings.push(format!(
-            "dispatch.{key} = {value:?} is not {want}; using the default (fix it with `git config dispatch.{key} …`)"
-        ))
-    };
-
-    let when = match find("when") {
-        Some(s) => match s.value.as_str() {
-            "after-push" => Sourced {
-                value: When::AfterPush,
-                origin: s.origin,
-            },
-            "pre-push" => Sourced {
-                value: When::PrePush,
-                origin: s.origin,
-            },
-            other => {
-                warn_bad("when", other, "after-push or pre-push");
-                Sourced::default(DEFAULT_WHEN)
-            }
+    let when = parsed(
+        find("when"),
+        "when",
+        DEFAULT_WHEN,
+        "after-push or pre-push",
+        warnings,
+        |v| match v {
+            "after-push" => Some(When::AfterPush),
+            "pre-push" => Some(When::PrePush),
+            _ => None,
         },
-        None => Sourced::default(DEFAULT_WHEN),
-    };
-    let strict = match find("strict") {
-        Some(s) => match parse_bool(&s.value) {
-            Some(b) => Sourced {
-                value: b,
-                origin: s.origin,
-            },
-            None => {
-                warn_bad("strict", &s.value, "true or false");
-                Sourced::default(false)
-            }
-        },
-        None => Sourced::default(false),
-    };
+    );
+    let strict = parsed(
+        find("strict"),
+        "strict",
+        false,
+        "true or false",
+        warnings,
+        parse_bool,
+    );
     let api_url = match std::env::var(env::API_URL) {
         Ok(url) if !url.is_empty() => Sourced {
             value: url,
@@ -519,82 +503,44 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         value: api_url.value.trim_end_matches('/').to_string(),
         origin: api_url.origin,
     };
-    let token_command = match find("tokenCommand") {
-        Some(s) if !s.value.trim().is_empty() => Sourced {
-            value: Some(s.value),
-            origin: s.origin,
+    let token_command = command(find("tokenCommand"));
+    let timeout = parsed(
+        find("timeout"),
+        "timeout",
+        DEFAULT_TIMEOUT,
+        "a whole number of seconds from 1 to 600",
+        warnings,
+        |v| seconds(v, 600),
+    );
+    let follow = parsed(
+        find("follow"),
+        "follow",
+        DEFAULT_FOLLOW,
+        "true or false",
+        warnings,
+        parse_bool,
+    );
+    let follow_for = parsed(
+        find("followFor"),
+        "followFor",
+        DEFAULT_FOLLOW_FOR,
+        "a whole number of seconds from 1 to 86400",
+        warnings,
+        |v| seconds(v, 86400),
+    );
+    let notify = parsed(
+        find("notify"),
+        "notify",
+        None,
+        "desktop or none",
+        warnings,
+        |v| match v.trim() {
+            "desktop" => Some(Some("desktop".to_string())),
+            "" | "none" | "false" => Some(None),
+            _ => None,
         },
-        _ => Sourced::default(None),
-    };
-    let timeout = match find("timeout") {
-        Some(s) => match s.value.trim().parse::<u64>() {
-            Ok(n) if (1..=600).contains(&n) => Sourced {
-                value: n,
-                origin: s.origin,
-            },
-            _ => {
-                warn_bad(
-                    "timeout",
-                    &s.value,
-                    "a whole number of seconds from 1 to 600",
-                );
-                Sourced::default(DEFAULT_TIMEOUT)
-            }
-        },
-        None => Sourced::default(DEFAULT_TIMEOUT),
-    };
-    let follow = match find("follow") {
-        Some(s) => match parse_bool(&s.value) {
-            Some(b) => Sourced {
-                value: b,
-                origin: s.origin,
-            },
-            None => {
-                warn_bad("follow", &s.value, "true or false");
-                Sourced::default(DEFAULT_FOLLOW)
-            }
-        },
-        None => Sourced::default(DEFAULT_FOLLOW),
-    };
-    let follow_for = match find("followFor") {
-        Some(s) => match s.value.trim().parse::<u64>() {
-            Ok(n) if (1..=86400).contains(&n) => Sourced {
-                value: n,
-                origin: s.origin,
-            },
-            _ => {
-                warn_bad(
-                    "followFor",
-                    &s.value,
-                    "a whole number of seconds from 1 to 86400",
-                );
-                Sourced::default(DEFAULT_FOLLOW_FOR)
-            }
-        },
-        None => Sourced::default(DEFAULT_FOLLOW_FOR),
-    };
-    let notify = match find("notify") {
-        Some(s) if s.value.trim() == "desktop" => Sourced {
-            value: Some("desktop".to_string()),
-            origin: s.origin,
-        },
-        Some(s) if matches!(s.value.trim(), "" | "none" | "false") => Sourced {
-            value: None,
-            origin: s.origin,
-        },
-        Some(s) => {
-            warn_bad("notify", &s.value, "desktop or none");
-            Sourced::default(None)
-        }
-        None => Sourced::default(None),
-    };
-    let notify_command = match find("notifyCommand") {
-        Some(s) if !s.value.trim().is_empty() => Sourced {
-            value: Some(s.value),
-            origin: s.origin,
-        },
-        _ => Sourced::default(None),
-    };
+    );
+    let notify_command = command(find("notifyCommand"));
     Ok(Settings {
         when,
         strict,
@@ -606,6 +552,50 @@ fn read_settings(file: &gix::config::File, warnings: &mut Vec<String>) -> Result
         notify,
         notify_command,
     })
+}
+
+/// A setting as found, read by `parse`; a value it refuses is named in a warning with the
+/// fix, and the default is used.
+fn parsed<T>(
+    found: Option<Sourced<String>>,
+    key: &str,
+    default: T,
+    want: &str,
+    warnings: &mut Vec<String>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Sourced<T> {
+    let Some(found) = found else {
+        return Sourced::default(default);
+    };
+    match parse(&found.value) {
+        Some(value) => Sourced {
+            value,
+            origin: found.origin,
+        },
+        None => {
+            warnings.push(format!(
+                "dispatch.{key} = {:?} is not {want}; using the default (fix it with `git config dispatch.{key} …`)",
+                found.value
+            ));
+            Sourced::default(default)
+        }
+    }
+}
+
+/// A command setting: unset when empty.
+fn command(found: Option<Sourced<String>>) -> Sourced<Option<String>> {
+    match found {
+        Some(s) if !s.value.trim().is_empty() => Sourced {
+            value: Some(s.value),
+            origin: s.origin,
+        },
+        _ => Sourced::default(None),
+    }
+}
+
+/// A whole number of seconds from 1 to `max`.
+fn seconds(value: &str, max: u64) -> Option<u64> {
+    value.trim().parse().ok().filter(|n| (1..=max).contains(n))
 }
 
 /// Git's boolean spellings.

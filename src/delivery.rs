@@ -29,13 +29,18 @@ pub struct Outcome {
     pub entry: Entry,
     /// GitHub's verdict, or ours when nothing could be sent.
     pub verdict: Verdict,
-    /// The workflow run GitHub started, when it said.
-    pub run_url: Option<String>,
     /// GitHub's answer, when there was one (its `Date` and run details start following).
     pub answer: Option<Answer>,
     /// Older undelivered pushes of the same branch this one replaced (removed from the
     /// store): `strict` puts them back when it stops this push.
     pub superseded: Vec<Entry>,
+}
+
+impl Outcome {
+    /// The workflow run GitHub started, when its answer said.
+    pub fn run_url(&self) -> Option<String> {
+        self.answer.as_ref().and_then(Answer::run_url)
+    }
 }
 
 /// Which entries to send.
@@ -176,7 +181,6 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
         Ok((verdict, answer)) => (verdict, answer),
         Err(failure) => (Err(failure), None),
     };
-    let run_url = answer.as_ref().and_then(Answer::run_url);
     // Reasons are kept and shown: no URL credentials in them.
     let verdict = verdict.map_err(|failure| match failure {
         Failure::Later {
@@ -195,7 +199,6 @@ fn send_one(store: &Store, settings: &Settings, entry: Entry) -> Outcome {
     Outcome {
         entry,
         verdict,
-        run_url,
         answer,
         superseded: Vec::new(),
     }
@@ -281,7 +284,7 @@ fn delivery_of(outcome: &Outcome) -> Delivery {
         remote_ref: entry.remote_ref.clone(),
         sha: entry.sha.clone(),
         delivered: crate::store::now(),
-        run_url: outcome.run_url.clone(),
+        run_url: outcome.run_url(),
     }
 }
 
@@ -305,7 +308,7 @@ fn settle(store: &Store, settings: &Settings, outcome: &Outcome) -> Result<()> {
             store.log(
                 "delivered",
                 Some(entry),
-                outcome.run_url.as_deref().unwrap_or(&entry.repository),
+                outcome.run_url().as_deref().unwrap_or(&entry.repository),
             );
         }
         Err(Failure::Later {
@@ -345,8 +348,7 @@ pub fn describe(outcome: &Outcome, kept: bool) -> String {
     match &outcome.verdict {
         Ok(()) => {
             let run = outcome
-                .run_url
-                .as_deref()
+                .run_url()
                 .map(|u| format!(": {u}"))
                 .unwrap_or_default();
             format!(

@@ -172,21 +172,23 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             }
             return Ok(());
         }
+        // The next wake: the earliest poll due, and at most a poll away, when runs/ is read
+        // again for deliveries recorded meanwhile.
+        let mut next = now_ms() + poll_ms;
         for mut follow in all.iter().filter(|f| f.phase != Phase::Done).cloned() {
             if follow.next_poll > now_ms() {
+                next = next.min(follow.next_poll);
                 continue;
             }
-            let owner = follow.repository.split('/').next().unwrap_or_default();
             let state = tokens
-                .entry(owner.to_string())
-                .or_insert_with(|| TokenState::read(settings, api.host(), owner));
+                .entry(follow.owner().to_string())
+                .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
             step(&api, settings, state, &all, &mut follow, poll_ms);
             if follow.phase != Phase::Done && store::now() >= follow.deadline {
                 // Past the bound (a laptop may have slept through it): that was the last
                 // request.
                 follow.outcome = Some(match follow.phase {
                     Phase::Following => Outcome::StillRunning,
-                    _ if follow.note.as_deref() == Some(NOT_IDENTIFIED) => Outcome::NotIdentified,
                     _ => Outcome::NoRun,
                 });
                 follow.phase = Phase::Done;
@@ -205,6 +207,9 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 follow.announced_notify = true;
             }
             store.save_follow(&follow)?;
+            if !done {
+                next = next.min(follow.next_poll);
+            }
             if done {
                 if bad {
                     store.mark_unannounced();
@@ -220,17 +225,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 );
             }
         }
-        let next = store
-            .follows()
-            .iter()
-            .filter(|f| f.phase != Phase::Done)
-            .map(|f| f.next_poll)
-            .min();
-        let Some(next) = next else { continue };
-        let wait = next
-            .saturating_sub(now_ms())
-            .clamp(10, poll_ms.max(10) * SLOW_POLLS);
-        std::thread::sleep(Duration::from_millis(wait));
+        std::thread::sleep(Duration::from_millis(next.saturating_sub(now_ms()).max(10)));
     }
 }
 
@@ -271,8 +266,13 @@ fn start_detached_from(exe: &std::path::Path) {
 
 /// Starts a follower when a delivery is left unfinished and none runs.
 pub fn resume(store: &Store, settings: &Settings) {
+    resume_for(store, settings, &store.follows());
+}
+
+/// `resume` for the records `follows` the caller has just read.
+pub fn resume_for(store: &Store, settings: &Settings, follows: &[Follow]) {
     if settings.follow.value
-        && unfinished(store)
+        && follows.iter().any(|f| f.phase != Phase::Done)
         && matches!(store.try_lock("follower"), Ok(Some(_)))
     {
         start_detached();
@@ -358,7 +358,26 @@ const NOT_IDENTIFIED: &str = "run not identified";
 enum Got {
     Json(Value),
     NotModified,
-    Failed(Failure, Option<String>),
+    Failed(Failed),
+}
+
+/// A GET that did not bring an answer to use: why, and what GitHub said of it.
+struct Failed {
+    failure: Failure,
+    /// `X-Accepted-GitHub-Permissions`: what the token lacks.
+    needed: Option<String>,
+    /// The HTTP status, when there was an answer.
+    status: Option<u16>,
+}
+
+impl Failed {
+    fn later(reason: String) -> Failed {
+        Failed {
+            failure: Failure::later(reason),
+            needed: None,
+            status: None,
+        }
+    }
 }
 
 fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
@@ -380,12 +399,11 @@ fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
     match &answer {
         Ok(a) if a.status == 304 => return Got::NotModified,
         Ok(a) if a.status == 200 => {
+            let parsed = serde_json::from_str::<Value>(&a.body);
             // The ETag is kept only with a body that parsed: a 304 later must never stand
             // for an answer we could not read.
-            if let Some(tag) = a.header("etag") {
-                if serde_json::from_str::<Value>(&a.body).is_ok() {
-                    follow.etags.insert(url, Value::from(tag));
-                }
+            if let (Some(tag), Ok(_)) = (a.header("etag"), &parsed) {
+                follow.etags.insert(url, Value::from(tag));
             }
             // A reserve of the primary budget is left to dispatches.
             let remaining = a
@@ -398,24 +416,23 @@ fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
                     .unwrap_or(store::now() + 60);
                 follow.next_poll = follow.next_poll.max(reset * 1000);
             }
-            return match serde_json::from_str(&a.body) {
+            return match parsed {
                 Ok(v) => Got::Json(v),
-                Err(e) => Got::Failed(Failure::later(format!("GET {path}: {e}")), None),
+                Err(e) => Got::Failed(Failed::later(format!("GET {path}: {e}"))),
             };
         }
         _ => {}
     }
-    let needed = answer
-        .as_ref()
-        .ok()
-        .and_then(|a| a.header("x-accepted-github-permissions"))
-        .map(str::to_string);
+    let answered = answer.as_ref().ok();
     match answer::judge(&answer, &follow.repository) {
-        Err(failure) => Got::Failed(failure, needed),
-        Ok(()) => Got::Failed(
-            Failure::later(format!("GET {path}: unexpected answer")),
-            None,
-        ),
+        Err(failure) => Got::Failed(Failed {
+            failure,
+            needed: answered
+                .and_then(|a| a.header("x-accepted-github-permissions"))
+                .map(str::to_string),
+            status: answered.map(|a| a.status),
+        }),
+        Ok(()) => Got::Failed(Failed::later(format!("GET {path}: unexpected answer"))),
     }
 }
 
@@ -435,8 +452,7 @@ fn step(
             // after a while, until the bound says "cannot follow".
             follow.note = Some(format!("cannot follow yet: {why}"));
             follow.next_poll = now_ms() + SLOW_POLLS * poll_ms;
-            let owner = follow.repository.split('/').next().unwrap_or_default();
-            *tokens = TokenState::read(settings, api.host(), owner);
+            *tokens = TokenState::read(settings, api.host(), follow.owner());
             return;
         }
     };
@@ -449,7 +465,12 @@ fn step(
         Phase::Following => track(api, &token, all, follow),
         Phase::Done => Ok(()),
     };
-    let Err((failure, needed)) = result else {
+    let Err(Failed {
+        failure,
+        needed,
+        status,
+    }) = result
+    else {
         return;
     };
     match failure {
@@ -460,12 +481,11 @@ fn step(
             let wait = after.unwrap_or(0).max(at_least) * 1000;
             follow.next_poll = now_ms() + wait.max(poll_ms);
         }
-        Failure::Refused { reason } if reason.starts_with("401 ") => {
+        Failure::Refused { reason } if status == Some(401) => {
             if !tokens.reread {
                 // The token may have been rotated: read it once more, then give up.
                 tokens.reread = true;
-                let owner = follow.repository.split('/').next().unwrap_or_default();
-                if let Ok(fresh) = token::find(settings, api.host(), owner) {
+                if let Ok(fresh) = token::find(settings, api.host(), follow.owner()) {
                     tokens.token = Ok(fresh);
                     return;
                 }
@@ -490,7 +510,7 @@ fn step(
     }
 }
 
-type Step = Result<(), (Failure, Option<String>)>;
+type Step = Result<(), Failed>;
 
 /// Looks for the run: by the id GitHub returned, by `dispatch_id` in its title, or (only
 /// when that cannot be wrong) by time.
@@ -521,7 +541,7 @@ fn find(
                     }
                 }
                 Got::NotModified => Ok(()),
-                Got::Failed(f, n) => Err((f, n)),
+                Got::Failed(failed) => Err(failed),
             };
         }
     }
@@ -550,7 +570,7 @@ fn find(
             return track_completed(api, token, all, follow);
         }
         Got::NotModified => return waited(follow, poll_ms),
-        Got::Failed(f, n) => return Err((f, n)),
+        Got::Failed(failed) => return Err(failed),
     };
     let runs: Vec<&Value> = list
         .get("workflow_runs")
@@ -561,10 +581,7 @@ fn find(
     let mut found: Vec<Run> = match &follow.dispatch_id {
         Some(id) => runs
             .iter()
-            .filter(|v| {
-                let title = v.get("display_title").and_then(Value::as_str).unwrap_or("");
-                title.split_whitespace().any(|w| w == id)
-            })
+            .filter(|v| title_words(v).any(|w| w == id))
             .filter_map(|v| Run::from_github(v))
             .collect(),
         None => Vec::new(),
@@ -587,10 +604,7 @@ fn find(
                 let actor = v["actor"]["login"].as_str();
                 login.is_none_or(|l| actor == Some(l))
             })
-            .filter(|v| {
-                let title = v.get("display_title").and_then(Value::as_str).unwrap_or("");
-                !title.split_whitespace().any(|w| w.starts_with("gd-"))
-            })
+            .filter(|v| !title_words(v).any(|w| w.starts_with("gd-")))
             .filter_map(|v| Run::from_github(v))
             // Created with the dispatch or after (GitHub's clock, to the second).
             .filter(|r| r.created_at + 2 >= follow.dispatched_at)
@@ -641,6 +655,14 @@ fn find(
     track_completed(api, token, all, follow)
 }
 
+/// The words of a listed run's title (GitHub's `display_title`, the rendered `run-name`).
+fn title_words(run: &Value) -> std::str::SplitWhitespace<'_> {
+    run.get("display_title")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split_whitespace()
+}
+
 /// GitHub may deliver an event twice, and we may send a push twice: one run per
 /// workflow, the newest deciding.
 fn newest_per_workflow(found: Vec<Run>) -> Vec<Run> {
@@ -686,7 +708,7 @@ fn track(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step 
                 }
             }
             Got::NotModified => {}
-            Got::Failed(f, n) => return Err((f, n)),
+            Got::Failed(failed) => return Err(failed),
         }
     }
     track_completed(api, token, all, follow)
@@ -699,10 +721,7 @@ fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow
     let repository = follow.repository.clone();
     for i in 0..follow.runs.len() {
         let run = &follow.runs[i];
-        if matches!(
-            run.conclusion.as_deref(),
-            Some("success" | "skipped" | "neutral")
-        ) {
+        if run.ended_well() {
             continue;
         }
         // One request for the jobs of that attempt (a matrix has many: per_page=100).
@@ -714,33 +733,13 @@ fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow
             follow.runs[i].failed_job = failed_job(&v);
         }
     }
-    let bad = follow.runs.iter().find(|r| {
-        !matches!(
-            r.conclusion.as_deref(),
-            Some("success" | "skipped" | "neutral")
-        )
-    });
-    let outcome = match bad {
-        None => Outcome::Concluded(
-            follow
-                .runs
-                .first()
-                .and_then(|r| r.conclusion.as_deref())
-                .and_then(Outcome::parse)
-                .map_or("success", Outcome::as_str),
-        ),
-        Some(r) if r.conclusion.as_deref() == Some("cancelled") && newer_of_target(all, follow) => {
-            Outcome::Superseded
-        }
-        Some(r) => r
-            .conclusion
-            .as_deref()
-            .and_then(Outcome::parse)
-            .unwrap_or(Outcome::Concluded("failure")),
-    };
-    follow.outcome = Some(match outcome {
-        Outcome::Concluded(c) => Outcome::parse(c).unwrap_or(Outcome::Concluded("failure")),
-        other => other,
+    // The first run that did not end well decides; if all did, the first run's own.
+    let deciding = follow.failed_run().or(follow.runs.first());
+    let conclusion = deciding.and_then(|r| r.conclusion.as_deref());
+    follow.outcome = Some(match conclusion {
+        Some("cancelled") if newer_of_target(all, follow) => Outcome::Superseded,
+        Some(c) => Outcome::from_conclusion(c).unwrap_or(Outcome::Concluded("failure")),
+        None => Outcome::Concluded("success"),
     });
     if follow.outcome == Some(Outcome::Concluded("success")) && follow.site_url.is_none() {
         // GitHub Pages says where the site is, when the token may read it (Pages: read,
@@ -769,10 +768,8 @@ fn newer_of_target(all: &[Follow], follow: &Follow) -> bool {
 /// The first failed job of a jobs answer, and its failed step when there is one.
 fn failed_job(jobs: &Value) -> Option<(String, Option<String>)> {
     let failed = |v: &Value| {
-        !matches!(
-            v.get("conclusion").and_then(Value::as_str),
-            Some("success" | "skipped" | "neutral") | None
-        )
+        let conclusion = v.get("conclusion").and_then(Value::as_str);
+        conclusion.is_some() && !crate::run::ended_well(conclusion)
     };
     let job = jobs.get("jobs")?.as_array()?.iter().find(|j| failed(j))?;
     let name = crate::say::one_line(job.get("name")?.as_str()?);

@@ -221,16 +221,13 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         }
     }
 
+    let now = crate::store::now();
     if when == When::PrePush {
         // Earlier pushes whose retry is due go out in the background, as in after-push mode.
         // The waiter is forked first, while this process has no other thread (sending
         // starts some: minreq's connect timeout, the trust-store reader, a tokenCommand's
         // pipes), and leaves this push's entries to the hook, which says their outcome.
-        if earlier.iter().any(|e| match e.state {
-            State::AwaitingPush => true,
-            State::Confirmed => e.next_attempt <= crate::store::now(),
-            State::Failed => false,
-        }) {
+        if earlier.iter().any(|e| e.waiter_due(now)) {
             let mine: Vec<String> = recorded.iter().map(|e| e.id.clone()).collect();
             // It waits for this hook to exit before it takes a target's lock, so the push
             // never waits behind it; a waiter that cannot start leaves the earlier pushes
@@ -257,12 +254,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         ));
     }
     // Start the waiter for this push, and to retry earlier pushes whose time has come.
-    let due = !recorded.is_empty()
-        || earlier.iter().any(|e| match e.state {
-            State::AwaitingPush => true,
-            State::Confirmed => e.next_attempt <= crate::store::now(),
-            State::Failed => false,
-        });
+    let due = !recorded.is_empty() || earlier.iter().any(|e| e.waiter_due(now));
     if due {
         waiter::spawn(Some(push_pid), &[])?;
     }

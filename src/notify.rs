@@ -22,20 +22,13 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
         return;
     };
     let run_url = follow
-        .runs
-        .iter()
-        .find(|r| {
-            !matches!(
-                r.conclusion.as_deref(),
-                Some("success" | "neutral" | "skipped")
-            )
-        })
+        .failed_run()
         .or(follow.runs.first())
         .and_then(|r| crate::run::web_url(&r.html_url))
         .filter(|u| u.starts_with("https://"));
     let vars: Vec<(&str, String)> = [
         ("GIT_DISPATCH_OUTCOME", Some(outcome.as_str().to_string())),
-        ("GIT_DISPATCH_RUN_URL", run_url.clone()),
+        ("GIT_DISPATCH_RUN_URL", run_url),
         (
             "GIT_DISPATCH_TARGET",
             crate::config::validate_name(&follow.target)

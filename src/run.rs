@@ -65,6 +65,11 @@ impl Run {
         self.status == "completed"
     }
 
+    /// Whether it concluded as the writer wanted.
+    pub fn ended_well(&self) -> bool {
+        ended_well(self.conclusion.as_deref())
+    }
+
     /// How it stands, in words, at `now` on GitHub's clock: `building for 1m12s`,
     /// `succeeded in 48s`, `failed: build / Run astro build`.
     pub fn words(&self, now: u64, superseded: bool) -> String {
@@ -124,6 +129,12 @@ impl Run {
             failed_job: s("failed_job").map(|j| (j, s("failed_step"))),
         })
     }
+}
+
+/// Whether a conclusion (of a run, a job or a step) is what the writer wanted: a success,
+/// or nothing to do (`neutral`, `skipped`).
+pub fn ended_well(conclusion: Option<&str>) -> bool {
+    matches!(conclusion, Some("success" | "neutral" | "skipped"))
 }
 
 /// A conclusion in words; the same table as doc/DESIGN.md's.
@@ -186,10 +197,18 @@ impl Outcome {
         }
     }
 
+    /// GitHub's conclusion as an outcome; only the conclusions GitHub documents.
+    pub fn from_conclusion(conclusion: &str) -> Option<Outcome> {
+        CONCLUSIONS
+            .iter()
+            .find(|c| **c == conclusion)
+            .map(|c| Outcome::Concluded(c))
+    }
+
     /// Reads a name back; only names of the fixed set.
     pub fn parse(name: &str) -> Option<Outcome> {
-        if let Some(c) = CONCLUSIONS.iter().find(|c| **c == name) {
-            return Some(Outcome::Concluded(c));
+        if let Some(concluded) = Outcome::from_conclusion(name) {
+            return Some(concluded);
         }
         Some(match name {
             "superseded" => Outcome::Superseded,
@@ -209,10 +228,10 @@ impl Outcome {
 
     /// Whether the site is built as the writer wanted (`watch` exits 0).
     pub fn is_good(self) -> bool {
-        matches!(
-            self,
-            Outcome::Concluded("success" | "neutral" | "skipped") | Outcome::Superseded
-        )
+        match self {
+            Outcome::Concluded(c) => ended_well(Some(c)),
+            other => other == Outcome::Superseded,
+        }
     }
 }
 
@@ -391,14 +410,19 @@ impl Follow {
         })
     }
 
+    /// The owner part of `owner/repo`, whose token follows it.
+    pub fn owner(&self) -> &str {
+        self.repository.split('/').next().unwrap_or_default()
+    }
+
+    /// The run that decided the outcome: the first that did not end well.
+    pub fn failed_run(&self) -> Option<&Run> {
+        self.runs.iter().find(|r| !r.ended_well())
+    }
+
     /// A bad outcome as the next push says it: `failed: build / Run astro build (URL)`.
     pub fn failure_words(&self) -> String {
-        match self.runs.iter().find(|r| {
-            !matches!(
-                r.conclusion.as_deref(),
-                Some("success" | "neutral" | "skipped")
-            )
-        }) {
+        match self.failed_run() {
             Some(run) => format!("{} ({})", run.words(self.github_now, false), run.html_url),
             None => self.words(),
         }

@@ -23,9 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-/// What is known of each API host (`{"<host>": {"no_run_details": <time>}}`).
-const API_HOSTS: &str = "api-hosts.json";
-
 /// Where an entry is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -203,6 +200,16 @@ impl Entry {
             last_error: s("last_error"),
             updated: n("updated"),
         })
+    }
+
+    /// Whether a waiter has work for it at `now`: a push to confirm, or a retry whose
+    /// time has come.
+    pub fn waiter_due(&self, now: u64) -> bool {
+        match self.state {
+            State::AwaitingPush => true,
+            State::Confirmed => self.next_attempt <= now,
+            State::Failed => false,
+        }
     }
 
     /// The first 7 characters of the pushed sha.
@@ -539,49 +546,46 @@ impl Store {
 
     /// A target's default branch as last read from GitHub, if read within `max_age` seconds.
     pub fn cached_default_branch(&self, repository: &str, max_age: u64) -> Option<String> {
-        let text = fs::read(self.dir.join("default-branches.json")).ok()?;
-        let all: Value = serde_json::from_slice(&text).ok()?;
-        let entry = all.get(repository)?;
-        let fresh = now().saturating_sub(entry.get("time")?.as_u64()?) <= max_age;
-        fresh.then(|| entry.get("branch")?.as_str().map(str::to_string))?
+        let entry = self.remembered("default-branches", repository, max_age)?;
+        entry.get("branch")?.as_str().map(str::to_string)
     }
 
     /// Remembers a target's default branch.
     pub fn cache_default_branch(&self, repository: &str, branch: &str) -> Result<()> {
-        let _guard = self.lock("default-branches")?;
-        let path = self.dir.join("default-branches.json");
-        let mut all: Value = fs::read(&path)
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok())
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        all[repository] = json!({ "branch": branch, "time": now() });
-        write_atomic(&path, all.to_string().as_bytes())
+        self.remember("default-branches", repository, json!({ "branch": branch }))
     }
 
     /// Whether the API at `host` was seen refusing `return_run_details` within `max_age`.
     pub fn lacks_run_details(&self, host: &str, max_age: u64) -> bool {
-        let Some(all) = fs::read(self.dir.join(API_HOSTS))
-            .ok()
-            .and_then(|t| serde_json::from_slice::<Value>(&t).ok())
-        else {
-            return false;
-        };
-        all.get(host)
-            .and_then(|h| h.get("no_run_details")?.as_u64())
-            .is_some_and(|seen| now().saturating_sub(seen) <= max_age)
+        self.remembered("api-hosts", host, max_age)
+            .is_some_and(|h| h.get("no_run_details").is_some())
     }
 
     /// Remembers that the API at `host` refuses `return_run_details`, as of now.
     pub fn remember_no_run_details(&self, host: &str) -> Result<()> {
-        let _guard = self.lock("api-hosts")?;
-        let path = self.dir.join(API_HOSTS);
+        self.remember("api-hosts", host, json!({ "no_run_details": true }))
+    }
+
+    /// What `<name>.json` holds under `key`, if it was written within `max_age` seconds.
+    fn remembered(&self, name: &str, key: &str, max_age: u64) -> Option<Value> {
+        let text = fs::read(self.dir.join(format!("{name}.json"))).ok()?;
+        let all: Value = serde_json::from_slice(&text).ok()?;
+        let entry = all.get(key)?;
+        let fresh = now().saturating_sub(entry.get("time")?.as_u64()?) <= max_age;
+        fresh.then(|| entry.clone())
+    }
+
+    /// Writes `fields` and the time under `key` in `<name>.json`, under its own lock.
+    fn remember(&self, name: &str, key: &str, mut fields: Value) -> Result<()> {
+        let _guard = self.lock(name)?;
+        let path = self.dir.join(format!("{name}.json"));
         let mut all: Value = fs::read(&path)
             .ok()
             .and_then(|t| serde_json::from_slice(&t).ok())
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
-        all[host] = json!({ "no_run_details": now() });
+        fields["time"] = json!(now());
+        all[key] = fields;
         write_atomic(&path, all.to_string().as_bytes())
     }
 

@@ -189,16 +189,12 @@ fn store(key: &str, token: &Token, seen: &[&str]) -> Result<Code> {
 /// itself (401).
 fn check(api: &Api, token: &Token, path: &str, what: &str) -> Result<Sight, Failure> {
     let answer = api.send(Method::Get, &api.url(path), None, token);
-    match &answer {
-        Ok(a) if a.status == 200 => return Ok(Sight::Sees),
-        Ok(a) if a.status == 404 => return Ok(Sight::Hidden),
-        _ => {}
-    }
-    match answer::judge(&answer, what) {
-        Err(Failure::Refused { reason }) if reason.starts_with("401 ") => {
-            Err(Failure::Refused { reason })
-        }
-        Err(failure) => Ok(Sight::Unknown(failure.reason().to_string())),
-        Ok(()) => Ok(Sight::Unknown("an unexpected answer".into())),
+    let status = answer.as_ref().ok().map(|a| a.status);
+    match (status, answer::judge(&answer, what)) {
+        (Some(200), _) => Ok(Sight::Sees),
+        (Some(404), _) => Ok(Sight::Hidden),
+        (Some(401), Err(failure)) => Err(failure),
+        (_, Err(failure)) => Ok(Sight::Unknown(failure.reason().to_string())),
+        (_, Ok(())) => Ok(Sight::Unknown("an unexpected answer".into())),
     }
 }

@@ -18,17 +18,15 @@ use crate::store::{self, Entry, State, Store};
 pub fn run(as_json: bool) -> Result<Code> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
-    // A follower that died (kill -9, a reboot) is resumed from disk.
-    if let Ok(config) = crate::config::Config::load(&repo) {
-        crate::follow::resume(&store, &config.settings);
-    }
     let entries = store.entries()?;
     let history = store.history();
-    let follows: BTreeMap<String, Follow> = store
-        .follows()
-        .into_iter()
-        .map(|f| (f.id.clone(), f))
-        .collect();
+    let records = store.follows();
+    // A follower that died (kill -9, a reboot) is resumed from disk.
+    if let Ok(config) = crate::config::Config::load(&repo) {
+        crate::follow::resume_for(&store, &config.settings, &records);
+    }
+    let follows: BTreeMap<String, Follow> =
+        records.into_iter().map(|f| (f.id.clone(), f)).collect();
     let problem = !entries.is_empty() || latest_build_failed(&follows);
     let mut out = std::io::stdout().lock();
     if as_json {

@@ -14,7 +14,7 @@ use crate::exit::Code;
 use crate::repo::Repo;
 use crate::run::{Follow, Phase};
 use crate::say;
-use crate::store::{State, Store};
+use crate::store::{Delivery, Entry, State, Store};
 
 /// How often `watch` reads the records the follower writes.
 const TICK: Duration = Duration::from_millis(200);
@@ -22,7 +22,7 @@ const TICK: Duration = Duration::from_millis(200);
 const NOTHING_READS: u32 = 3;
 
 /// What one target's latest push has come to, as `watch` sees it.
-enum Stage {
+enum Stage<'a> {
     /// The push fired nothing for it (no entry, no delivery for the branch's head).
     Nothing,
     /// Recorded, not delivered yet.
@@ -30,7 +30,7 @@ enum Stage {
     /// Refused for good: the send failed.
     Failed(String),
     /// Delivered; the record of its run(s), once there is one.
-    Delivered(Option<Box<Follow>>),
+    Delivered(Option<&'a Follow>),
 }
 
 /// `watch [<name>…]`.
@@ -62,10 +62,16 @@ pub fn run(names: &[String]) -> Result<Code> {
     loop {
         // Confirm what can be, and keep a follower going for what was delivered.
         let _ = crate::waiter::confirm_pending(&repo, &store, None);
-        crate::follow::resume(&store, &config.settings);
+        // What is on disk, read once a tick for every target.
+        let seen = Seen {
+            entries: store.entries().unwrap_or_default(),
+            history: store.history(),
+            follows: store.follows(),
+        };
+        crate::follow::resume_for(&store, &config.settings, &seen.follows);
         let stages: Vec<Stage> = heads
             .iter()
-            .map(|(t, head)| stage(&store, t, head.as_deref()))
+            .map(|(t, head)| stage(&seen, t, head.as_deref()))
             .collect();
         let mut out = std::io::stdout().lock();
         let lines: Vec<String> = heads
@@ -130,12 +136,19 @@ fn finished(stage: &Stage) -> bool {
     }
 }
 
-fn stage(store: &Store, target: &Target, head: Option<&str>) -> Stage {
+/// The store as one tick of `watch` read it.
+struct Seen {
+    entries: Vec<Entry>,
+    history: Vec<Delivery>,
+    follows: Vec<Follow>,
+}
+
+fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>) -> Stage<'a> {
     let Some(head) = head else {
         return Stage::Nothing;
     };
-    let entries = store.entries().unwrap_or_default();
-    if let Some(e) = entries
+    if let Some(e) = seen
+        .entries
         .iter()
         .find(|e| e.target == target.name && e.sha == head)
     {
@@ -150,20 +163,20 @@ fn stage(store: &Store, target: &Target, head: Option<&str>) -> Stage {
             _ => Stage::Pending,
         };
     }
-    let delivered = store
-        .history()
-        .into_iter()
+    let delivered = seen
+        .history
+        .iter()
         .rev()
         .find(|d| d.target == target.name && d.sha == head);
     match delivered {
         None => Stage::Nothing,
         Some(d) => {
-            let follow = store.follows().into_iter().find(|f| f.id == d.id);
+            let follow = seen.follows.iter().find(|f| f.id == d.id);
             // Delivered just now: the record follows the history by a moment.
             if follow.is_none() && crate::store::now().saturating_sub(d.delivered) < 5 {
                 return Stage::Pending;
             }
-            Stage::Delivered(follow.map(Box::new))
+            Stage::Delivered(follow)
         }
     }
 }
