@@ -17,6 +17,7 @@
 //! and the lock free (the waiter, `send`, `retry`, `status`, `watch`) starts it again, so a
 //! follower killed mid-run is resumed from disk.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -183,6 +184,12 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             let state = tokens
                 .entry(follow.owner().to_string())
                 .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
+            if state.reserve.get() > now_ms() {
+                // Fewer than RESERVE requests of this token's budget are left: they stay
+                // for dispatches until it resets.
+                next = next.min(state.reserve.get());
+                continue;
+            }
             step(&api, settings, state, &all, &mut follow, poll_ms);
             if follow.phase != Phase::Done && store::now() >= follow.deadline {
                 // Past the bound (a laptop may have slept through it): that was the last
@@ -323,6 +330,8 @@ struct TokenState {
     token: Result<Token, String>,
     reread: bool,
     login: Option<Option<String>>,
+    /// Until when (this machine's clock, ms) its primary budget is left to dispatches.
+    reserve: Cell<u64>,
 }
 
 impl TokenState {
@@ -331,6 +340,7 @@ impl TokenState {
             token: token::find(settings, host, owner).map_err(|err| format!("{err:#}")),
             reread: false,
             login: None,
+            reserve: Cell::new(0),
         }
     }
 
@@ -380,7 +390,16 @@ impl Failed {
     }
 }
 
-fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
+/// What one round's requests go with: the API, the owner's token, and until when that
+/// token's primary budget is left to dispatches.
+struct Client<'a> {
+    api: &'a Api,
+    token: &'a Token,
+    reserve: &'a Cell<u64>,
+}
+
+fn get(client: &Client, follow: &mut Follow, path: &str) -> Got {
+    let (api, token) = (client.api, client.token);
     let url = api.url(path);
     let etag = follow
         .etags
@@ -414,7 +433,8 @@ fn get(api: &Api, token: &Token, follow: &mut Follow, path: &str) -> Got {
                     .header("x-ratelimit-reset")
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .unwrap_or(store::now() + 60);
-                follow.next_poll = follow.next_poll.max(reset * 1000);
+                // For every record this token follows, not only this one.
+                client.reserve.set(client.reserve.get().max(reset * 1000));
             }
             return match parsed {
                 Ok(v) => Got::Json(v),
@@ -457,12 +477,18 @@ fn step(
         }
     };
     follow.next_poll = now_ms() + poll_ms;
+    let user = match follow.phase {
+        Phase::Finding => tokens.user(api),
+        _ => None,
+    };
+    let client = Client {
+        api,
+        token: &token,
+        reserve: &tokens.reserve,
+    };
     let result = match follow.phase {
-        Phase::Finding => {
-            let user = tokens.user(api);
-            find(api, &token, &user, all, follow, poll_ms)
-        }
-        Phase::Following => track(api, &token, all, follow),
+        Phase::Finding => find(&client, &user, all, follow, poll_ms),
+        Phase::Following => track(&client, all, follow),
         Phase::Done => Ok(()),
     };
     let Err(Failed {
@@ -515,8 +541,7 @@ type Step = Result<(), Failed>;
 /// Looks for the run: by the id GitHub returned, by `dispatch_id` in its title, or (only
 /// when that cannot be wrong) by time.
 fn find(
-    api: &Api,
-    token: &Token,
+    client: &Client,
     user: &Option<String>,
     all: &[Follow],
     follow: &mut Follow,
@@ -526,8 +551,7 @@ fn find(
     if follow.matched == Some(Match::RunDetails) {
         if let Some(id) = follow.run_id {
             return match get(
-                api,
-                token,
+                client,
                 follow,
                 &format!("/repos/{repository}/actions/runs/{id}"),
             ) {
@@ -535,7 +559,7 @@ fn find(
                     if let Some(run) = Run::from_github(&v) {
                         follow.runs = vec![run];
                         follow.phase = Phase::Following;
-                        track_completed(api, token, all, follow)
+                        track_completed(client, all, follow)
                     } else {
                         Ok(())
                     }
@@ -560,14 +584,14 @@ fn find(
     // a 304 then would hide what came since), and nothing is decided.
     let settled = now_ms().saturating_sub(follow.recorded_ms) >= TIME_SETTLE_POLLS * poll_ms;
     if !settled {
-        follow.etags.remove(&api.url(&path));
+        follow.etags.remove(&client.api.url(&path));
     }
-    let list = match get(api, token, follow, &path) {
+    let list = match get(client, follow, &path) {
         Got::Json(v) => v,
         // Unchanged since a settled read: what was found by id then is all there is.
         Got::NotModified if !follow.runs.is_empty() => {
             follow.phase = Phase::Following;
-            return track_completed(api, token, all, follow);
+            return track_completed(client, all, follow);
         }
         Got::NotModified => return waited(follow, poll_ms),
         Got::Failed(failed) => return Err(failed),
@@ -652,7 +676,7 @@ fn find(
             .to_string()
     });
     follow.phase = Phase::Following;
-    track_completed(api, token, all, follow)
+    track_completed(client, all, follow)
 }
 
 /// The words of a listed run's title (GitHub's `display_title`, the rendered `run-name`).
@@ -694,14 +718,14 @@ fn waited(follow: &mut Follow, poll_ms: u64) -> Step {
 }
 
 /// Polls each unfinished run; when all are done, reads the failed jobs and decides.
-fn track(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step {
+fn track(client: &Client, all: &[Follow], follow: &mut Follow) -> Step {
     let repository = follow.repository.clone();
     for i in 0..follow.runs.len() {
         if follow.runs[i].completed() {
             continue;
         }
         let path = format!("/repos/{repository}/actions/runs/{}", follow.runs[i].id);
-        match get(api, token, follow, &path) {
+        match get(client, follow, &path) {
             Got::Json(v) => {
                 if let Some(run) = Run::from_github(&v) {
                     follow.runs[i] = run;
@@ -711,10 +735,10 @@ fn track(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step 
             Got::Failed(failed) => return Err(failed),
         }
     }
-    track_completed(api, token, all, follow)
+    track_completed(client, all, follow)
 }
 
-fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow) -> Step {
+fn track_completed(client: &Client, all: &[Follow], follow: &mut Follow) -> Step {
     if !follow.runs.iter().all(Run::completed) {
         return Ok(());
     }
@@ -729,7 +753,7 @@ fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow
             "/repos/{repository}/actions/runs/{}/attempts/{}/jobs?per_page=100",
             run.id, run.run_attempt
         );
-        if let Got::Json(v) = get(api, token, follow, &path) {
+        if let Got::Json(v) = get(client, follow, &path) {
             follow.runs[i].failed_job = failed_job(&v);
         }
     }
@@ -744,7 +768,7 @@ fn track_completed(api: &Api, token: &Token, all: &[Follow], follow: &mut Follow
     if follow.outcome == Some(Outcome::Concluded("success")) && follow.site_url.is_none() {
         // GitHub Pages says where the site is, when the token may read it (Pages: read,
         // optional): one request, with nothing lost without it.
-        if let Got::Json(v) = get(api, token, follow, &format!("/repos/{repository}/pages")) {
+        if let Got::Json(v) = get(client, follow, &format!("/repos/{repository}/pages")) {
             follow.site_url = v
                 .get("html_url")
                 .and_then(Value::as_str)

@@ -965,3 +965,37 @@ fn a_token_rotated_mid_follow_is_read_again_once_on_the_401() {
         fake.describe()
     );
 }
+
+#[test]
+fn a_low_rate_limit_pauses_all_following_until_it_resets_while_dispatches_still_go() {
+    let (fake, env) = following();
+    // 45 requests left, under the follower's reserve of 50, until the budget resets.
+    let reset_ms = fake.set_rate_limit(45, Duration::from_secs(5)) * 1000;
+    push_post(&env, "a.md");
+    // The follower's first look at the runs shows the budget low: it stops there.
+    let start = Instant::now();
+    while actions_requests(&fake).is_empty() {
+        assert!(start.elapsed() < TIMEOUT, "no follower request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A dispatch still goes at once: the reserve is left for it.
+    push_post(&env, "b.md");
+    let dispatches = fake.wait_for_dispatches(2, TIMEOUT);
+    assert!(
+        dispatches[1].request.at_ms < reset_ms,
+        "the second dispatch waited for the budget to reset"
+    );
+    let status = env.wait_status(TIMEOUT, "both builds followed", |s| {
+        recent(s).len() == 2
+            && recent(s)
+                .iter()
+                .all(|d| d["follow"]["outcome"] == "success")
+    });
+    // Nothing of following was asked while the budget was low, for either record.
+    let early: Vec<String> = actions_requests(&fake)
+        .iter()
+        .filter(|r| r.at_ms < reset_ms)
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    assert_eq!(early.len(), 1, "{early:#?}\n{status:#}");
+}

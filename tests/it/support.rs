@@ -147,6 +147,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub status: u16,
+    /// When the fake received it (this machine's clock, ms since the epoch).
+    pub at_ms: u64,
 }
 
 impl Request {
@@ -199,8 +201,12 @@ struct FakeState {
     pages: BTreeMap<String, String>,
     /// Headers of the answer being made, beside the ones every answer carries.
     extra_headers: Vec<(String, String)>,
-    /// Requests counted against the primary rate limit, for `x-ratelimit-*`.
+    /// Requests counted against the primary rate limit, for `x-ratelimit-*` (a 304 is
+    /// not counted, as on GitHub).
     used: u64,
+    /// The primary budget of this window, and when it resets (Unix seconds).
+    limit: u64,
+    reset: u64,
     requests: Vec<Request>,
 }
 
@@ -254,6 +260,8 @@ impl FakeGitHub {
             pages: BTreeMap::new(),
             extra_headers: Vec::new(),
             used: 0,
+            limit: 5000,
+            reset: 0,
             requests: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -481,8 +489,15 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
             st.extra_headers.clear();
             let (status, reply) = route(&mut st, &method, &path, &query, &headers, &body);
-            st.used += 1;
-            let mut extra = github_headers(st.used);
+            let now = now_ms() / 1000;
+            if now >= st.reset {
+                // A new window: GitHub's primary budget renews every hour.
+                (st.used, st.limit, st.reset) = (0, 5000, now + 3600);
+            }
+            if status != 304 {
+                st.used += 1;
+            }
+            let mut extra = github_headers(st.used, st.limit, st.reset);
             // A forced header replaces GitHub's default of the same name.
             extra.retain(|(name, _)| {
                 !st.extra_headers
@@ -497,6 +512,7 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
                 headers,
                 body,
                 status,
+                at_ms: now_ms(),
             });
             (status, reply, extra)
         };
@@ -525,7 +541,7 @@ fn serve(server: tiny_http::Server, state: Arc<Mutex<FakeState>>, stop: Arc<Atom
 }
 
 /// The headers GitHub puts on every REST answer: its clock, and the primary rate limit.
-fn github_headers(used: u64) -> Vec<(String, String)> {
+fn github_headers(used: u64, limit: u64, reset: u64) -> Vec<(String, String)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -535,12 +551,12 @@ fn github_headers(used: u64) -> Vec<(String, String)> {
             "X-GitHub-Media-Type".into(),
             "github.v3; format=json".into(),
         ),
-        ("X-RateLimit-Limit".into(), "5000".into()),
+        ("X-RateLimit-Limit".into(), limit.to_string()),
         (
             "X-RateLimit-Remaining".into(),
-            5000u64.saturating_sub(used).to_string(),
+            limit.saturating_sub(used).to_string(),
         ),
-        ("X-RateLimit-Reset".into(), (now + 3600).to_string()),
+        ("X-RateLimit-Reset".into(), reset.to_string()),
         ("X-RateLimit-Used".into(), used.to_string()),
         ("X-RateLimit-Resource".into(), "core".into()),
     ]
@@ -1960,6 +1976,16 @@ impl FakeGitHub {
     /// `repo` is published with GitHub Pages at `url`.
     pub fn set_pages(&self, repo: &str, url: &str) {
         self.lock().pages.insert(repo.to_string(), url.to_string());
+    }
+
+    /// The primary budget from now: `remaining` requests left until it resets in `reset_in`
+    /// (then 5000 again); when it resets, in Unix seconds.
+    pub fn set_rate_limit(&self, remaining: u64, reset_in: Duration) -> u64 {
+        let mut st = self.lock();
+        st.used = 0;
+        st.limit = remaining;
+        st.reset = (now_ms() + reset_in.as_millis() as u64).div_ceil(1000);
+        st.reset
     }
 
     /// Whether the token may read Actions (a private site needs Actions: read).
