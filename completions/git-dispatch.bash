@@ -162,7 +162,7 @@ __git_dispatch_candidates() {
 		;;
 	status)
 		case $cur in
-		-*) printf '%s\n' --json --help ;;
+		-*) printf '%s\n' --json --refresh --help ;;
 		esac
 		;;
 	uninstall | list | retry | doctor | trust)

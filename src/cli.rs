@@ -85,12 +85,15 @@ pub enum Command {
     },
     /// Show pending, failed and recently delivered dispatches.
     #[command(
-        after_help = "Examples:\n  git dispatch status\n  git dispatch status --json | jq '.entries[].state'"
+        after_help = "Examples:\n  git dispatch status\n  git dispatch status --json | jq '.entries[].state'\n  git dispatch status --refresh   (after re-running a build on GitHub)"
     )]
     Status {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Ask GitHub again about builds that ended: a re-run since is then followed.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Follow the latest push's dispatches to the end of their runs; exit 1 unless all
     /// succeeded.

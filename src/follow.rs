@@ -18,7 +18,7 @@
 //! follower killed mid-run is resumed from disk.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -162,7 +162,20 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             }
         }
         let all = store.follows();
-        if all.iter().all(|f| f.phase == Phase::Done) {
+        // Ended records someone asked to look at again (`watch`, `status --refresh`); a
+        // request for a record still followed, or gone, is moot.
+        let asked: BTreeSet<String> = store
+            .rechecks()
+            .into_iter()
+            .filter(|id| {
+                let ended = all.iter().any(|f| &f.id == id && f.phase == Phase::Done);
+                if !ended {
+                    store.clear_recheck(id);
+                }
+                ended
+            })
+            .collect();
+        if asked.is_empty() && all.iter().all(|f| f.phase == Phase::Done) {
             store.trim_follows(KEEP);
             // No pid left for `uninstall` to signal once we are gone; and a delivery
             // recorded while we were leaving (its resume found the lock held) is taken up.
@@ -176,8 +189,10 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         // The next wake: the earliest poll due, and at most a poll away, when runs/ is read
         // again for deliveries recorded meanwhile.
         let mut next = now_ms() + poll_ms;
-        for mut follow in all.iter().filter(|f| f.phase != Phase::Done).cloned() {
-            if follow.next_poll > now_ms() {
+        let open = |f: &&Follow| f.phase != Phase::Done || asked.contains(&f.id);
+        for mut follow in all.iter().filter(open).cloned() {
+            let ended_before = follow.phase == Phase::Done;
+            if !ended_before && follow.next_poll > now_ms() {
                 next = next.min(follow.next_poll);
                 continue;
             }
@@ -190,15 +205,38 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 next = next.min(state.reserve.get());
                 continue;
             }
-            step(&api, settings, state, &all, &mut follow, poll_ms);
-            if follow.phase != Phase::Done && store::now() >= follow.deadline {
-                // Past the bound (a laptop may have slept through it): that was the last
-                // request.
-                follow.outcome = Some(match follow.phase {
-                    Phase::Following => Outcome::StillRunning,
-                    _ => Outcome::NoRun,
-                });
-                follow.phase = Phase::Done;
+            if ended_before {
+                // Asked to look again: only a re-run (or a run that ended after the bound)
+                // reopens it; saved under the hook's lock, then the request is cleared.
+                let reopened = look_again(&api, settings, state, &all, &mut follow);
+                if reopened {
+                    store.save_reopened(&follow)?;
+                    let attempts: Vec<String> = follow
+                        .runs
+                        .iter()
+                        .map(|r| r.run_attempt.to_string())
+                        .collect();
+                    store.log(
+                        "follower",
+                        None,
+                        &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
+                    );
+                }
+                store.clear_recheck(&follow.id);
+                if !reopened {
+                    continue;
+                }
+            } else {
+                step(&api, settings, state, &all, &mut follow, poll_ms);
+                if follow.phase != Phase::Done && store::now() >= follow.deadline {
+                    // Past the bound (a laptop may have slept through it): that was the
+                    // last request.
+                    follow.outcome = Some(match follow.phase {
+                        Phase::Following => Outcome::StillRunning,
+                        _ => Outcome::NoRun,
+                    });
+                    follow.phase = Phase::Done;
+                }
             }
             if !store.exists() {
                 return Ok(());
@@ -216,6 +254,9 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             store.save_follow(&follow)?;
             if !done {
                 next = next.min(follow.next_poll);
+            } else {
+                // The 20 newest ended ones are kept, whatever else is still followed.
+                store.trim_follows(KEEP);
             }
             if done {
                 if bad {
@@ -276,10 +317,10 @@ pub fn resume(store: &Store, settings: &Settings) {
     resume_for(store, settings, &store.follows());
 }
 
-/// `resume` for the records `follows` the caller has just read.
+/// `resume` for the records `follows` the caller has just read (or asked to look at again).
 pub fn resume_for(store: &Store, settings: &Settings, follows: &[Follow]) {
     if settings.follow.value
-        && follows.iter().any(|f| f.phase != Phase::Done)
+        && (follows.iter().any(|f| f.phase != Phase::Done) || !store.rechecks().is_empty())
         && matches!(store.try_lock("follower"), Ok(Some(_)))
     {
         start_detached();
@@ -363,6 +404,70 @@ impl TokenState {
 }
 
 const NOT_IDENTIFIED: &str = "run not identified";
+
+/// The caveat a run matched by time is said with, and its fix.
+fn time_note(follow: &Follow) -> Option<String> {
+    (follow.matched == Some(Match::Time)).then(|| {
+        "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
+         doctor` shows it) so its run can be told for this dispatch's"
+            .to_string()
+    })
+}
+
+/// Asked to look again at an ended delivery (`watch`, `status --refresh`): one GET of each
+/// of its runs (a 304 when nothing changed). A new attempt (a re-run), or a run that
+/// changed since (one that ended after the bound), reopens it: followed again to the end,
+/// its new outcome announced once more on each channel. Whether it was reopened.
+fn look_again(
+    api: &Api,
+    settings: &Settings,
+    tokens: &TokenState,
+    all: &[Follow],
+    follow: &mut Follow,
+) -> bool {
+    let Ok(token) = &tokens.token else {
+        return false;
+    };
+    let client = Client {
+        api,
+        token,
+        reserve: &tokens.reserve,
+    };
+    let repository = follow.repository.clone();
+    let mut runs = follow.runs.clone();
+    let mut changed = false;
+    for run in runs.iter_mut() {
+        let path = format!("/repos/{repository}/actions/runs/{}", run.id);
+        match get(&client, follow, &path) {
+            Got::Json(v) => {
+                if let Some(fresh) = Run::from_github(&v) {
+                    if (fresh.run_attempt, &fresh.status, &fresh.conclusion)
+                        != (run.run_attempt, &run.status, &run.conclusion)
+                    {
+                        changed = true;
+                        *run = fresh;
+                    }
+                }
+            }
+            Got::NotModified => {}
+            Got::Failed(_) => return false,
+        }
+    }
+    if !changed {
+        return false;
+    }
+    follow.runs = runs;
+    follow.phase = Phase::Following;
+    follow.outcome = None;
+    follow.note = time_note(follow);
+    follow.announced_hook = false;
+    follow.announced_notify = false;
+    follow.deadline = store::now() + settings.follow_for.value;
+    follow.next_poll = 0;
+    // A run that had ended meanwhile decides now; a re-run is polled from the next round.
+    let _ = track_completed(&client, all, follow);
+    true
+}
 
 /// What a GET brought.
 enum Got {
@@ -670,11 +775,7 @@ fn find(
         return waited(follow, poll_ms);
     }
     follow.runs = newest_per_workflow(found);
-    follow.note = (follow.matched == Some(Match::Time)).then(|| {
-        "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
-         doctor` shows it) so its run can be told for this dispatch's"
-            .to_string()
-    });
+    follow.note = time_note(follow);
     follow.phase = Phase::Following;
     track_completed(client, all, follow)
 }

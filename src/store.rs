@@ -455,6 +455,37 @@ impl Store {
         )
     }
 
+    /// Writes a followed delivery that was reopened (a re-run) under the lock the hook
+    /// holds while it marks outcomes said, so its older copy never overwrites this one.
+    pub fn save_reopened(&self, follow: &crate::run::Follow) -> Result<()> {
+        let _guard = self.lock("follows")?;
+        self.save_follow(follow)
+    }
+
+    /// Asks the follower to look again at an ended followed delivery (`watch`,
+    /// `status --refresh`): a re-run, or a run that ended after the bound.
+    pub fn ask_recheck(&self, id: &str) -> Result<()> {
+        let dir = self.dir.join("recheck");
+        create_dir(&dir)?;
+        write_atomic(&dir.join(id), b"")
+    }
+
+    /// The ids the follower was asked to look at again.
+    pub fn rechecks(&self) -> std::collections::BTreeSet<String> {
+        fs::read_dir(self.dir.join("recheck"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| !name.starts_with('.'))
+            .collect()
+    }
+
+    /// The follower looked again at `id`.
+    pub fn clear_recheck(&self, id: &str) {
+        let _ = fs::remove_file(self.dir.join("recheck").join(id));
+    }
+
     /// Forgets followed deliveries that ended and were announced, beyond the newest
     /// `keep` (an unannounced outcome is never trimmed).
     pub fn trim_follows(&self, keep: usize) {

@@ -36,7 +36,7 @@ pub fn run(command: Command) -> Result<Code> {
         Command::Login { host, owner } => login::run(host.as_deref(), owner.as_deref()),
         Command::Logout { host, owner } => logout::run(host.as_deref(), owner.as_deref()),
         Command::Send { names, dry_run } => send::run(&names, dry_run),
-        Command::Status { json } => status::run(json),
+        Command::Status { json, refresh } => status::run(json, refresh),
         Command::Watch { names } => watch::run(&names),
         Command::Retry => retry::run(),
         Command::Drop { id } => drop::run(&id),

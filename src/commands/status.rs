@@ -15,14 +15,22 @@ use crate::store::{self, Entry, State, Store};
 
 /// Prints the status; exit 1 when anything is pending or failed, or when a target's
 /// latest followed build did not succeed.
-pub fn run(as_json: bool) -> Result<Code> {
+pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
+    let config = crate::config::Config::load(&repo);
+    if refresh {
+        match &config {
+            Ok(config) if config.settings.follow.value => look_again(&store, config)?,
+            Ok(_) => say::line("dispatch.follow is false: no build to look at again"),
+            Err(err) => return Err(anyhow::anyhow!("{err:#}")),
+        }
+    }
     let entries = store.entries()?;
     let history = store.history();
     let records = store.follows();
     // A follower that died (kill -9, a reboot) is resumed from disk.
-    if let Ok(config) = crate::config::Config::load(&repo) {
+    if let Ok(config) = &config {
         crate::follow::resume_for(&store, &config.settings, &records);
     }
     let follows: BTreeMap<String, Follow> =
@@ -105,7 +113,7 @@ pub fn run(as_json: bool) -> Result<Code> {
     }
     if !history.is_empty() {
         writeln!(out, "recent deliveries:")?;
-        for d in history.iter().rev().take(10) {
+        for d in history.iter().rev().take(SHOWN) {
             let short = &d.sha[..d.sha.len().min(7)];
             let branch = d
                 .remote_ref
@@ -124,6 +132,13 @@ pub fn run(as_json: bool) -> Result<Code> {
                     if let Some(note) = &f.note {
                         writeln!(out, "      {note}")?;
                     }
+                    if f.outcome.is_some_and(Outcome::is_failed_build) && !f.runs.is_empty() {
+                        // A re-run is not followed on its own: only when asked.
+                        writeln!(
+                            out,
+                            "      re-ran it on GitHub? `git dispatch watch` or `git dispatch status --refresh` follows the re-run"
+                        )?;
+                    }
                 }
                 None => {
                     if let Some(url) = &d.run_url {
@@ -134,6 +149,40 @@ pub fn run(as_json: bool) -> Result<Code> {
         }
     }
     Ok(Code::report_if(problem))
+}
+
+/// How many recent deliveries `status` shows, and `--refresh` looks at again.
+const SHOWN: usize = 10;
+
+/// `--refresh`: asks the follower to look again at the shown builds that ended (a re-run
+/// since is then followed to its end), and waits for it to have looked, within a bound.
+fn look_again(store: &Store, config: &crate::config::Config) -> Result<()> {
+    let follows = store.follows();
+    let asked: Vec<&str> = store
+        .history()
+        .iter()
+        .rev()
+        .take(SHOWN)
+        .filter_map(|d| follows.iter().find(|f| f.id == d.id))
+        .filter(|f| f.phase == crate::run::Phase::Done && !f.runs.is_empty())
+        .map(|f| f.id.as_str())
+        .collect();
+    for id in &asked {
+        store.ask_recheck(id)?;
+    }
+    crate::follow::resume_for(store, &config.settings, &follows);
+    // One GET per run, each bounded by dispatch.timeout; a follower pausing for the rate
+    // limit's reset is not waited for.
+    let bound = std::time::Duration::from_secs(config.settings.timeout.value + 5);
+    let start = std::time::Instant::now();
+    while asked.iter().any(|id| store.rechecks().contains(*id)) {
+        if start.elapsed() > bound {
+            say::line("GitHub has not been asked yet; `git dispatch status` shows it later");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Whether the newest followed delivery of some target ended in a build that is not what

@@ -4,6 +4,7 @@
 //! delivery failed or a run did not succeed (or could not be told or followed, or was
 //! still running at the bound).
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Duration;
 
@@ -53,6 +54,23 @@ pub fn run(names: &[String]) -> Result<Code> {
             (*t, head)
         })
         .collect();
+    // A build that ended may have been re-run since: the follower looks again (one
+    // conditional GET per run) and, if so, follows the new attempt; asked only here.
+    if config.settings.follow.value {
+        let history = store.history();
+        let follows = store.follows();
+        for (target, head) in &heads {
+            let ended = history
+                .iter()
+                .rev()
+                .find(|d| d.target == target.name && Some(&d.sha) == head.as_ref())
+                .and_then(|d| follows.iter().find(|f| f.id == d.id))
+                .filter(|f| f.phase == Phase::Done && !f.runs.is_empty());
+            if let Some(f) = ended {
+                store.ask_recheck(&f.id)?;
+            }
+        }
+    }
     let terminal = unsafe { libc::isatty(1) } == 1;
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
     let mut drawn = false;
@@ -63,7 +81,11 @@ pub fn run(names: &[String]) -> Result<Code> {
         // Confirm what can be, and keep a follower going for what was delivered.
         let _ = crate::waiter::confirm_pending(&repo, &store, None);
         // What is on disk, read once a tick for every target.
+        // The requests to look again are read before the records: the follower saves a
+        // reopened record before it clears its request, so none is missed between.
+        let rechecks = store.rechecks();
         let seen = Seen {
+            rechecks,
             entries: store.entries().unwrap_or_default(),
             history: store.history(),
             follows: store.follows(),
@@ -111,7 +133,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             .iter()
             .zip(&stages)
             .all(|(seen, s)| !matches!(s, Stage::Nothing) || *seen >= NOTHING_READS);
-        if settled && stages.iter().all(finished) {
+        if settled && stages.iter().all(|s| finished(s, &seen.rechecks)) {
             let good = stages.iter().all(|s| match s {
                 Stage::Nothing => true,
                 Stage::Delivered(None) => !config.settings.follow.value,
@@ -127,12 +149,13 @@ pub fn run(names: &[String]) -> Result<Code> {
     }
 }
 
-fn finished(stage: &Stage) -> bool {
+fn finished(stage: &Stage, rechecks: &BTreeSet<String>) -> bool {
     match stage {
         Stage::Nothing | Stage::Failed(_) => true,
         Stage::Pending => false,
         Stage::Delivered(None) => true,
-        Stage::Delivered(Some(f)) => f.phase == Phase::Done,
+        // Asked to look again for a re-run: not until the follower has.
+        Stage::Delivered(Some(f)) => f.phase == Phase::Done && !rechecks.contains(&f.id),
     }
 }
 
@@ -141,6 +164,7 @@ struct Seen {
     entries: Vec<Entry>,
     history: Vec<Delivery>,
     follows: Vec<Follow>,
+    rechecks: BTreeSet<String>,
 }
 
 fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>) -> Stage<'a> {

@@ -999,3 +999,107 @@ fn a_low_rate_limit_pauses_all_following_until_it_resets_while_dispatches_still_
         .collect();
     assert_eq!(early.len(), 1, "{early:#?}\n{status:#}");
 }
+
+/// Waits until no follower holds the clone's lock (it exits once every run has ended).
+fn wait_follower_gone(env: &TestEnv) {
+    let lock = env.clone.join(".git/dispatch/locks/follower");
+    let start = Instant::now();
+    while !fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(start.elapsed() < TIMEOUT, "the follower did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_rerun_after_the_outcome_is_followed_only_when_watch_or_status_refresh_asks() {
+    let (fake, env) = following();
+    let failing = Build {
+        conclusion: "failure",
+        failed: Some(("build", Some("Run astro build"))),
+        ..Build::default()
+    };
+    fake.set_build("owner/site", failing.clone());
+    push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "failure");
+    wait_follower_gone(&env);
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out).contains(
+            "re-ran it on GitHub? `git dispatch watch` or `git dispatch status --refresh` follows the re-run"
+        ),
+        "{}",
+        show(&out)
+    );
+
+    // Re-run on GitHub, and it passes: nothing follows it unasked.
+    let (first_run, _) = fake.runs()[0].clone();
+    fake.rerun(first_run, Build::default());
+    let asked_before = actions_requests(&fake).len();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        actions_requests(&fake).len(),
+        asked_before,
+        "followed unasked"
+    );
+    assert_eq!(wait_outcome(&env)["outcome"], "failure");
+
+    // `watch` asks: it follows attempt 2 to its end and exits as that did.
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch of a re-run that passed");
+    assert!(stdout(&out).contains(": succeeded in "), "{}", show(&out));
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["runs"][0]["run_attempt"], 2, "{follow:#}");
+    // The failure it replaced is no longer the next push's to say.
+    let sha = env.commit(&env.clone, "b.md", "b\n", "b");
+    fake.set_build("owner/site", Build::default());
+    let out = env.push_ok(&["origin", "main"]);
+    assert!(!stderr(&out).contains("site build"), "{}", show(&out));
+    env.wait_status(TIMEOUT, "the second build followed", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["sha"] == sha.as_str() && d["follow"]["outcome"] == "success")
+    });
+    wait_follower_gone(&env);
+
+    // `status --refresh` with nothing re-run: one GET per run, answered 304, nothing
+    // reopened.
+    let before = fake.requests().len();
+    let out = env.dispatch(&["status", "--refresh"]);
+    assert_exit(&out, 0, "status --refresh of builds that passed");
+    let asked: Vec<Request> = fake.requests().split_off(before);
+    assert_eq!(asked.len(), 2, "{asked:#?}");
+    for r in &asked {
+        assert!(
+            r.method == "GET" && r.path.starts_with("/repos/owner/site/actions/runs/"),
+            "{r:#?}"
+        );
+    }
+    assert!(asked.iter().any(|r| r.status == 304), "{asked:#?}");
+
+    // Re-run the second, and it fails: `status --refresh` shows it followed again, and
+    // the next push says the new failure.
+    let (second_run, _) = fake.runs()[1].clone();
+    fake.rerun(second_run, failing);
+    let out = env.dispatch(&["status", "--refresh"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("run: queued  ") || text.contains("run: building for "),
+        "{text}"
+    );
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "failure", "{follow:#}");
+    assert_eq!(follow["runs"][0]["run_attempt"], 2);
+    assert_eq!(follow["runs"][0]["failed_step"], "Run astro build");
+    env.commit(&env.clone, "c.md", "c\n", "c");
+    let out = env.push_ok(&["origin", "main"]);
+    assert!(
+        stderr(&out).contains("the site build for owner/site failed: build / Run astro build"),
+        "{}",
+        show(&out)
+    );
+}

@@ -928,7 +928,7 @@ fn bash_completes_git_dispatch_without_gits_completion() {
             "_git_dispatch",
             &["git", "dispatch", "status", "--"]
         ),
-        strings(&["--help", "--json"])
+        strings(&["--help", "--json", "--refresh"])
     );
 }
 

@@ -1940,6 +1940,9 @@ struct FakeRun {
     title: String,
     actor: String,
     created_ms: u64,
+    /// `run_attempt`, and when that attempt started (a re-run starts a new one).
+    attempt: u64,
+    attempt_ms: u64,
     build: Build,
 }
 
@@ -2007,6 +2010,20 @@ impl FakeGitHub {
         new_run(&mut st, repo, &file, &name, event, title, actor, build);
     }
 
+    /// Re-runs run `id` on GitHub (the writer's "Re-run jobs"): attempt n + 1 starts now and
+    /// goes as `build` says.
+    pub fn rerun(&self, id: u64, build: Build) {
+        let mut st = self.lock();
+        let run = st
+            .runs
+            .iter_mut()
+            .find(|r| r.id == id)
+            .expect("a run to re-run");
+        run.attempt += 1;
+        run.attempt_ms = now_ms();
+        run.build = build;
+    }
+
     /// Every run started so far: (id, title).
     pub fn runs(&self) -> Vec<(u64, String)> {
         self.lock()
@@ -2060,6 +2077,8 @@ fn new_run(
         title: title.to_string(),
         actor: actor.to_string(),
         created_ms: now_ms(),
+        attempt: 1,
+        attempt_ms: now_ms(),
         build,
     });
     id
@@ -2123,7 +2142,8 @@ fn start_runs(
 }
 
 fn run_json(run: &FakeRun, now: u64) -> (Value, String) {
-    let elapsed = now.saturating_sub(run.created_ms);
+    // Each attempt goes queued -> in_progress -> completed again from its own start.
+    let elapsed = now.saturating_sub(run.attempt_ms);
     let b = &run.build;
     let (status, conclusion, updated) = if elapsed >= b.ends_ms {
         ("completed", Some(b.conclusion), b.ends_ms)
@@ -2146,7 +2166,7 @@ fn run_json(run: &FakeRun, now: u64) -> (Value, String) {
         "conclusion": conclusion,
         "workflow_id": run.workflow_id,
         "path": format!(".github/workflows/{}", run.workflow_file),
-        "run_attempt": 1,
+        "run_attempt": run.attempt,
         "run_number": run.id - 4000,
         "head_branch": "main",
         "head_sha": "0123456789abcdef0123456789abcdef01234567",
@@ -2155,12 +2175,17 @@ fn run_json(run: &FakeRun, now: u64) -> (Value, String) {
         "actor": {"login": run.actor},
         "triggering_actor": {"login": run.actor},
         "created_at": iso(run.created_ms),
-        "run_started_at": iso(run.created_ms + b.starts_ms.min(elapsed)),
-        "updated_at": iso(run.created_ms + updated),
+        "run_started_at": iso(run.attempt_ms + b.starts_ms.min(elapsed)),
+        "updated_at": iso(run.attempt_ms + updated),
     });
     (
         value,
-        format!("W/\"{}-{status}-{}\"", run.id, conclusion.unwrap_or("")),
+        format!(
+            "W/\"{}-{}-{status}-{}\"",
+            run.id,
+            run.attempt,
+            conclusion.unwrap_or("")
+        ),
     )
 }
 
@@ -2255,7 +2280,11 @@ fn actions_get(
             else {
                 return (404, message("Not Found"));
             };
-            assert_eq!(*attempt, "1", "the jobs of the run's own attempt");
+            assert_eq!(
+                *attempt,
+                run.attempt.to_string(),
+                "the jobs of the run's latest attempt"
+            );
             let (run_value, _) = run_json(run, now);
             let done = run_value["status"] == "completed";
             let failed = run.build.failed;
@@ -2273,14 +2302,14 @@ fn actions_get(
             let job = json!({
                 "id": run.id * 10,
                 "run_id": run.id,
-                "run_attempt": 1,
+                "run_attempt": run.attempt,
                 "name": failed.map_or("build", |(job, _)| job),
                 "status": run_value["status"],
                 "conclusion": job_conclusion,
                 "html_url": format!("https://github.com/{repo}/actions/runs/{}/job/{}", run.id, run.id * 10),
                 "steps": steps,
             });
-            let deploy = json!({"id": run.id * 10 + 1, "run_id": run.id, "run_attempt": 1,
+            let deploy = json!({"id": run.id * 10 + 1, "run_id": run.id, "run_attempt": run.attempt,
                 "name": "deploy", "status": run_value["status"],
                 "conclusion": if done { Some("skipped") } else { None }, "steps": []});
             (
