@@ -17,6 +17,7 @@ use crate::config::{Config, Target};
 use crate::exit::Code;
 use crate::install::{self, Binary, Form, Installed, Why};
 use crate::repo::Repo;
+use crate::say;
 use crate::token::{self, Token};
 use crate::workflow;
 
@@ -221,10 +222,16 @@ fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report
         }
     };
     let mut titled = None;
+    let mut found = None;
     let check = match &target.workflow {
-        Some(workflow) => {
-            check_workflow_dispatch(api, &token, repository, &branch, &workflow.value)
-        }
+        Some(workflow) => check_workflow_dispatch(
+            api,
+            &token,
+            repository,
+            &branch,
+            &workflow.value,
+            &mut found,
+        ),
         None => check_repository_dispatch(
             api,
             &token,
@@ -241,8 +248,12 @@ fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report
             "{name}: cannot read {repository}'s workflows: {reason}"
         )),
     }
+    check_actions_enabled(api, &token, target, report);
+    if let Some((path, _)) = &titled {
+        found = Some(path.clone());
+    }
     if config.settings.follow.value {
-        check_following(api, &token, target, titled, report);
+        check_following(api, &token, target, titled, found.as_deref(), report);
     }
 }
 
@@ -257,6 +268,7 @@ fn check_following(
     token: &Token,
     target: &Target,
     titled: Option<(String, bool)>,
+    workflow_path: Option<&str>,
     report: &mut Report,
 ) {
     let name = &target.name;
@@ -274,9 +286,14 @@ fn check_following(
     let path = format!("/repos/{repository}/actions/runs?per_page=1");
     let answer = api.send(Method::Get, &api.url(&path), None, token);
     match &answer {
-        Ok(a) if a.status == 200 => report.ok(format!(
-            "{name}: the token may read {repository}'s Actions runs, so builds can be followed"
-        )),
+        Ok(a) if a.status == 200 => {
+            report.ok(format!(
+                "{name}: the token may read {repository}'s Actions runs, so builds can be followed"
+            ));
+            if let Some(path) = workflow_path {
+                check_workflow_state(api, token, target, path, report);
+            }
+        }
         Ok(a) if a.status == 403 || a.status == 404 => {
             let needs = a
                 .header("x-accepted-github-permissions")
@@ -297,6 +314,75 @@ fn check_following(
                     .reason()
                     .to_string())
         )),
+    }
+}
+
+/// Whether GitHub runs the workflow at all: one turned off in the Actions tab (or by
+/// GitHub after 60 days without activity) starts nothing. Asked of `/actions/workflows`,
+/// which Actions: read allows.
+fn check_workflow_state(
+    api: &Api,
+    token: &Token,
+    target: &Target,
+    path: &str,
+    report: &mut Report,
+) {
+    let name = &target.name;
+    let repository = &target.repository.value;
+    let Ok(list) = get_json(
+        api,
+        token,
+        &format!("/repos/{repository}/actions/workflows?per_page=100"),
+    ) else {
+        return;
+    };
+    let state = list
+        .get("workflows")
+        .and_then(Value::as_array)
+        .and_then(|all| {
+            all.iter()
+                .find(|w| w.get("path").and_then(Value::as_str) == Some(path))
+        })
+        .and_then(|w| w.get("state")?.as_str())
+        .map(say::one_line);
+    match state.as_deref() {
+        Some("active") => report.ok(format!("{name}: {path} is enabled on GitHub")),
+        Some(state) => {
+            let file = path.rsplit('/').next().unwrap_or(path);
+            report.fail(format!(
+                "{name}: {path} is {state} on GitHub, so a dispatch starts no run; enable it in \
+                 {repository}'s Actions tab, or `gh workflow enable {file} -R {repository}`"
+            ))
+        }
+        // Not listed (yet): GitHub lists a workflow once it is on the default branch.
+        None => {}
+    }
+}
+
+/// Whether GitHub Actions are enabled for the repository at all (Settings > Actions >
+/// General). GitHub tells only a token with Administration: read, which git-dispatch does
+/// not ask for: without it nothing is said.
+fn check_actions_enabled(api: &Api, token: &Token, target: &Target, report: &mut Report) {
+    let name = &target.name;
+    let repository = &target.repository.value;
+    let path = format!("/repos/{repository}/actions/permissions");
+    let answer = api.send(Method::Get, &api.url(&path), None, token);
+    let Ok(a) = &answer else { return };
+    if a.status != 200 {
+        return;
+    }
+    match serde_json::from_str::<Value>(&a.body)
+        .ok()
+        .and_then(|v| v.get("enabled")?.as_bool())
+    {
+        Some(true) => report.ok(format!(
+            "{name}: GitHub Actions are enabled for {repository}"
+        )),
+        Some(false) => report.fail(format!(
+            "{name}: GitHub Actions are disabled for {repository}, so a dispatch starts no \
+             run; allow them in its Settings > Actions > General"
+        )),
+        None => {}
     }
 }
 
@@ -350,6 +436,7 @@ fn check_workflow_dispatch(
     repository: &str,
     branch: &str,
     workflow: &str,
+    found: &mut Option<String>,
 ) -> Check {
     let path = if workflow.bytes().all(|b| b.is_ascii_digit()) {
         let info = get_json(
@@ -365,6 +452,7 @@ fn check_workflow_dispatch(
         format!(".github/workflows/{workflow}")
     };
     let text = file_text(api, token, repository, branch, &path)?;
+    *found = Some(path.clone());
     if workflow::triggers(&text).workflow_dispatch {
         Ok(Ok(format!("{path} on {branch} runs on workflow_dispatch")))
     } else {

@@ -1103,3 +1103,49 @@ fn a_rerun_after_the_outcome_is_followed_only_when_watch_or_status_refresh_asks(
         show(&out)
     );
 }
+
+#[test]
+fn doctor_says_when_the_workflow_or_githubs_actions_are_turned_off() {
+    let (fake, env) = following();
+    let out = env.dispatch(&["doctor"]);
+    assert_exit(&out, 0, "doctor with everything on");
+    let report = stdout(&out);
+    assert!(
+        report.contains("ok   site: .github/workflows/build.yml is enabled on GitHub"),
+        "{report}"
+    );
+    // Whether Actions are on takes Administration: read, which the token lacks: unsaid.
+    assert!(!report.contains("GitHub Actions are"), "{report}");
+
+    fake.set_workflow_state("owner/site", "build.yml", "disabled_manually");
+    let out = env.dispatch(&["doctor"]);
+    assert_exit(&out, 1, "doctor with the workflow disabled");
+    let report = stdout(&out);
+    assert!(
+        report.contains(
+            "FAIL site: .github/workflows/build.yml is disabled_manually on GitHub, so a dispatch \
+             starts no run; enable it in owner/site's Actions tab, or `gh workflow enable \
+             build.yml -R owner/site`"
+        ),
+        "{report}"
+    );
+
+    fake.set_workflow_state("owner/site", "build.yml", "active");
+    fake.set_actions_enabled("owner/site", true, true);
+    let report = stdout(&env.dispatch(&["doctor"]));
+    assert!(
+        report.contains("ok   site: GitHub Actions are enabled for owner/site"),
+        "{report}"
+    );
+    fake.set_actions_enabled("owner/site", false, true);
+    let out = env.dispatch(&["doctor"]);
+    assert_exit(&out, 1, "doctor with Actions off for the site");
+    assert!(
+        stdout(&out).contains(
+            "FAIL site: GitHub Actions are disabled for owner/site, so a dispatch starts no run; \
+             allow them in its Settings > Actions > General"
+        ),
+        "{}",
+        show(&out)
+    );
+}

@@ -175,6 +175,8 @@ struct Workflow {
     yaml: String,
     /// Inputs it declares; `None`: it has no `workflow_dispatch` trigger.
     inputs: Option<Vec<String>>,
+    /// GitHub's `state`: `active`, `disabled_manually`, `disabled_inactivity`, ...
+    state: String,
 }
 
 struct FakeState {
@@ -197,6 +199,8 @@ struct FakeState {
     runs: Vec<FakeRun>,
     /// Whether the token may read Actions (403 with X-Accepted-GitHub-Permissions if not).
     actions_readable: bool,
+    /// Repositories' Actions settings: (enabled, readable by the token).
+    actions_enabled: BTreeMap<String, (bool, bool)>,
     /// GitHub Pages sites, by repository: their `html_url`.
     pages: BTreeMap<String, String>,
     /// Headers of the answer being made, beside the ones every answer carries.
@@ -257,6 +261,7 @@ impl FakeGitHub {
             builds: BTreeMap::new(),
             runs: Vec::new(),
             actions_readable: true,
+            actions_enabled: BTreeMap::new(),
             pages: BTreeMap::new(),
             extra_headers: Vec::new(),
             used: 0,
@@ -300,7 +305,28 @@ impl FakeGitHub {
             file: file.to_string(),
             yaml: yaml.to_string(),
             inputs: inputs.map(|i| i.iter().map(|s| s.to_string()).collect()),
+            state: "active".to_string(),
         });
+    }
+
+    /// Sets a workflow's state as GitHub reports it (`disabled_manually`: turned off in the
+    /// Actions tab; then a dispatch starts nothing).
+    pub fn set_workflow_state(&self, repo: &str, file: &str, state: &str) {
+        let mut st = self.lock();
+        let workflow = st
+            .workflows
+            .iter_mut()
+            .find(|w| w.repo == repo && w.file == file)
+            .expect("a workflow to set the state of");
+        workflow.state = state.to_string();
+    }
+
+    /// Whether GitHub Actions are enabled for `repo` (Settings > Actions), and whether the
+    /// token may read that (it takes Administration: read).
+    pub fn set_actions_enabled(&self, repo: &str, enabled: bool, readable: bool) {
+        self.lock()
+            .actions_enabled
+            .insert(repo.to_string(), (enabled, readable));
     }
 
     /// The workflow dispatches accepted (200 or 204), as (repo, workflow file, body).
@@ -770,6 +796,32 @@ fn route(
             ),
             None => (404, message("Not Found")),
         },
+        ("GET", ["repos", owner, repo, "actions", "permissions"]) => {
+            let full = format!("{owner}/{repo}");
+            if !st.visible.contains(&full) {
+                return (404, message("Not Found"));
+            }
+            // GitHub's "Get GitHub Actions permissions for a repository": it takes
+            // Administration: read, which git-dispatch's token is not asked to have.
+            match st.actions_enabled.get(&full).copied().unwrap_or((true, false)) {
+                (enabled, true) => (
+                    200,
+                    json!({"enabled": enabled, "allowed_actions": "all",
+                        "selected_actions_url": format!("https://api.github.com/repos/{full}/actions/permissions/selected-actions")})
+                    .to_string(),
+                ),
+                (_, false) => {
+                    st.extra_headers = vec![(
+                        "X-Accepted-GitHub-Permissions".into(),
+                        "administration=read".into(),
+                    )];
+                    (
+                        403,
+                        message("Resource not accessible by personal access token"),
+                    )
+                }
+            }
+        }
         ("GET", ["repos", owner, repo, "actions", rest @ ..]) => {
             let full = format!("{owner}/{repo}");
             if !st.visible.contains(&full) {
@@ -2094,14 +2146,15 @@ fn start_runs(
     body: &str,
 ) -> Option<u64> {
     let build = st.builds.get(repo).cloned().unwrap_or_default();
-    if build.never {
+    // Actions turned off for the repository start nothing, nor does a disabled workflow.
+    if build.never || st.actions_enabled.get(repo).is_some_and(|(on, _)| !on) {
         return None;
     }
     let sent: Value = serde_json::from_str(body).unwrap_or_default();
     let listening: Vec<(String, String, String)> = st
         .workflows
         .iter()
-        .filter(|w| w.repo == repo)
+        .filter(|w| w.repo == repo && w.state == "active")
         .filter(|w| match file {
             Some(f) => w.file == f,
             None => w.yaml.contains("repository_dispatch"),
@@ -2218,6 +2271,31 @@ fn actions_get(
 ) -> (u16, String) {
     let now = now_ms();
     let (value, etag) = match rest {
+        ["workflows"] => {
+            // GitHub's "List repository workflows": each with its path and state.
+            let workflows: Vec<Value> = st
+                .workflows
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.repo == repo)
+                .map(|(i, w)| {
+                    json!({
+                        "id": 100 + i as u64, "node_id": format!("W_{i}"),
+                        "name": workflow_name(w),
+                        "path": format!(".github/workflows/{}", w.file),
+                        "state": w.state,
+                        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                        "url": format!("https://api.github.com/repos/{repo}/actions/workflows/{}", 100 + i),
+                        "html_url": format!("https://github.com/{repo}/blob/main/.github/workflows/{}", w.file),
+                        "badge_url": format!("https://github.com/{repo}/workflows/x/badge.svg"),
+                    })
+                })
+                .collect();
+            (
+                json!({"total_count": workflows.len(), "workflows": workflows}),
+                String::new(),
+            )
+        }
         ["runs"] | ["workflows", _, "runs"] => {
             let file = match rest {
                 ["workflows", f, "runs"] => Some(f.to_string()),
