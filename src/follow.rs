@@ -119,7 +119,8 @@ pub fn unfinished(store: &Store) -> bool {
     store.follows().iter().any(|f| f.phase != Phase::Done)
 }
 
-/// Follows every unfinished delivery to its end, unless another follower does.
+/// Follows every unfinished delivery to its end, unless another follower does; stops soon
+/// after `dispatch.follow` is set to false.
 pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     // `dispatch.follow = false`: no request, whatever is left on disk.
     if !settings.follow.value {
@@ -146,8 +147,21 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
     // A desktop notifier that cannot run is said once per follower, not per build.
     let mut desktop_said = false;
+    let mut rounds: u64 = 0;
     loop {
         if !store.exists() {
+            return Ok(());
+        }
+        rounds += 1;
+        if rounds.is_multiple_of(SLOW_POLLS) && !still_on() {
+            // Turned off meanwhile: "false" means no request at all; what is unfinished
+            // stays on disk, resumed if it is turned on again.
+            store.log(
+                "follower",
+                None,
+                "dispatch.follow is false; following stops",
+            );
+            let _ = lock.set_len(0);
             return Ok(());
         }
         let now_stamp = exe.as_deref().and_then(binary_stamp);
@@ -275,6 +289,14 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(next.saturating_sub(now_ms()).max(10)));
     }
+}
+
+/// Whether `dispatch.follow` is still true, the repository opened again to read the config
+/// as it is now (one that cannot be read now does not stop a follow under way).
+fn still_on() -> bool {
+    crate::repo::Repo::discover()
+        .and_then(|repo| crate::config::Config::load(&repo))
+        .map_or(true, |c| c.settings.follow.value)
 }
 
 /// Starts a follower in the background (`git-dispatch hook follow`, its own session):

@@ -35,6 +35,9 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     }
     let follows: BTreeMap<String, Follow> =
         records.into_iter().map(|f| (f.id.clone(), f)).collect();
+    // With dispatch.follow = false no follower runs: what a record left from before last
+    // said is not how its build stands now.
+    let following = config.as_ref().is_ok_and(|c| c.settings.follow.value);
     let problem = !entries.is_empty() || latest_build_failed(&follows);
     let mut out = std::io::stdout().lock();
     if as_json {
@@ -127,6 +130,9 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
                 duration(now.saturating_sub(d.delivered))
             )?;
             match follows.get(&d.id) {
+                Some(f) if !following && f.phase != crate::run::Phase::Done => {
+                    writeln!(out, "      run: not followed (dispatch.follow is false)")?;
+                }
                 Some(f) => {
                     writeln!(out, "      run: {}", f.words())?;
                     if let Some(note) = &f.note {

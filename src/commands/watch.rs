@@ -40,7 +40,8 @@ pub fn run(names: &[String]) -> Result<Code> {
     let config = Config::load(&repo)?;
     let store = Store::new(repo.common_dir());
     let targets = config.select(names)?;
-    if !config.settings.follow.value {
+    let following = config.settings.follow.value;
+    if !following {
         say::line("dispatch.follow is false: only the delivery is watched");
     }
     // The latest push of each target: what its remote branch holds now.
@@ -56,7 +57,7 @@ pub fn run(names: &[String]) -> Result<Code> {
         .collect();
     // A build that ended may have been re-run since: the follower looks again (one
     // conditional GET per run) and, if so, follows the new attempt; asked only here.
-    if config.settings.follow.value {
+    if following {
         let history = store.history();
         let follows = store.follows();
         for (target, head) in &heads {
@@ -93,7 +94,7 @@ pub fn run(names: &[String]) -> Result<Code> {
         crate::follow::resume_for(&store, &config.settings, &seen.follows);
         let stages: Vec<Stage> = heads
             .iter()
-            .map(|(t, head)| stage(&seen, t, head.as_deref()))
+            .map(|(t, head)| stage(&seen, t, head.as_deref(), following))
             .collect();
         let mut out = std::io::stdout().lock();
         let lines: Vec<String> = heads
@@ -136,7 +137,7 @@ pub fn run(names: &[String]) -> Result<Code> {
         if settled && stages.iter().all(|s| finished(s, &seen.rechecks)) {
             let good = stages.iter().all(|s| match s {
                 Stage::Nothing => true,
-                Stage::Delivered(None) => !config.settings.follow.value,
+                Stage::Delivered(None) => !following,
                 Stage::Delivered(Some(f)) => f.outcome.is_some_and(|o| o.is_good()),
                 Stage::Failed(_) | Stage::Pending => false,
             });
@@ -167,7 +168,7 @@ struct Seen {
     rechecks: BTreeSet<String>,
 }
 
-fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>) -> Stage<'a> {
+fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: bool) -> Stage<'a> {
     let Some(head) = head else {
         return Stage::Nothing;
     };
@@ -195,9 +196,16 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>) -> Stage<'a> {
     match delivered {
         None => Stage::Nothing,
         Some(d) => {
-            let follow = seen.follows.iter().find(|f| f.id == d.id);
+            // With dispatch.follow = false no follower runs: a record left from before is
+            // not waited for (it would never end), only the delivery is watched.
+            let follow = seen
+                .follows
+                .iter()
+                .find(|f| f.id == d.id)
+                .filter(|_| following);
             // Delivered just now: the record follows the history by a moment.
-            if follow.is_none() && crate::store::now().saturating_sub(d.delivered) < 5 {
+            if following && follow.is_none() && crate::store::now().saturating_sub(d.delivered) < 5
+            {
                 return Stage::Pending;
             }
             Stage::Delivered(follow)

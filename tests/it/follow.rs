@@ -1149,3 +1149,106 @@ fn doctor_says_when_the_workflow_or_githubs_actions_are_turned_off() {
         show(&out)
     );
 }
+
+#[test]
+fn turning_follow_off_stops_the_follower_and_leaves_its_records_unwaited_for() {
+    let (fake, env) = following();
+    // A long build: still running when following is turned off.
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    wait_record_on_disk(&env, "following its run", |v| v["phase"] == "following");
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "false"]);
+    // The follower reads the setting again within six polls and stops.
+    wait_follower_gone(&env);
+    let asked = fake.requests().len();
+
+    // `watch` does not wait for a record nothing follows: it watches the delivery alone.
+    let mut watch = env.dispatch_cmd(&["watch"]);
+    watch
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = watch.spawn().expect("start watch");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for watch").is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("watch waited for a record nothing follows");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("watch's output");
+    assert_exit(&out, 0, "watch with dispatch.follow = false");
+    assert!(
+        stdout(&out).contains(": delivered")
+            && stderr(&out).contains("dispatch.follow is false: only the delivery is watched"),
+        "{}",
+        show(&out)
+    );
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out).contains("run: not followed (dispatch.follow is false)"),
+        "{}",
+        show(&out)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fake.requests().len(), asked, "{}", fake.describe());
+    assert_eq!(records_on_disk(&env)[0]["phase"], "following");
+}
+
+#[test]
+fn ended_records_beyond_twenty_are_trimmed_while_another_build_is_still_followed() {
+    let (fake, env) = following();
+    push_post(&env, "a.md");
+    let template = wait_record_on_disk(&env, "ended", |v| v["phase"] == "done");
+    let runs = env.clone.join(".git/dispatch/runs");
+    // Twenty-one older builds that ended and were said.
+    for i in 0..21u64 {
+        let mut old = template.clone();
+        let id = format!("old{i:02}");
+        old["id"] = Value::from(id.as_str());
+        old["dispatched_at"] = Value::from(template["dispatched_at"].as_u64().unwrap() - 1000 + i);
+        old["announced"] = serde_json::json!({"hook": true, "notify": true});
+        fs::write(runs.join(format!("{id}.json")), old.to_string()).unwrap();
+    }
+    // One build still running, and one that ends meanwhile.
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "b.md");
+    wait_record_on_disk(&env, "following its run", |v| v["phase"] == "following");
+    fake.set_build("owner/site", Build::default());
+    let sha = push_post(&env, "c.md");
+    wait_record_on_disk(&env, "of the third push ended", |v| {
+        v["sha"] == sha.as_str() && v["phase"] == "done"
+    });
+    let start = Instant::now();
+    let left = loop {
+        let left = records_on_disk(&env);
+        if left.len() <= 21 || start.elapsed() > TIMEOUT {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut ids: Vec<&str> = left.iter().filter_map(|v| v["id"].as_str()).collect();
+    ids.sort();
+    // The 20 newest ended ones stay (the oldest two copies go), and the one still followed.
+    assert_eq!(left.len(), 21, "{ids:?}");
+    assert!(
+        !ids.contains(&"old00") && !ids.contains(&"old01"),
+        "{ids:?}"
+    );
+    assert!(
+        left.iter().any(|v| v["phase"] == "following"),
+        "the build still running was trimmed: {ids:?}"
+    );
+}
