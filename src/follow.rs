@@ -203,6 +203,8 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         // The next wake: the earliest poll due, and at most a poll away, when runs/ is read
         // again for deliveries recorded meanwhile.
         let mut next = now_ms() + poll_ms;
+        // Someone watches on a terminal: the running job and step are read too.
+        let watched = store.watched();
         let open = |f: &&Follow| f.phase != Phase::Done || asked.contains(&f.id);
         for mut follow in all.iter().filter(open).cloned() {
             let ended_before = follow.phase == Phase::Done;
@@ -241,7 +243,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                     continue;
                 }
             } else {
-                step(&api, settings, state, &all, &mut follow, poll_ms);
+                step(&api, settings, state, &all, &mut follow, poll_ms, watched);
                 if follow.phase != Phase::Done && store::now() >= follow.deadline {
                     // Past the bound (a laptop may have slept through it): that was the
                     // last request.
@@ -591,6 +593,7 @@ fn step(
     all: &[Follow],
     follow: &mut Follow,
     poll_ms: u64,
+    watched: bool,
 ) {
     let token = match &tokens.token {
         Ok(token) => token.clone(),
@@ -615,7 +618,7 @@ fn step(
     };
     let result = match follow.phase {
         Phase::Finding => find(&client, &user, all, follow, poll_ms),
-        Phase::Following => track(&client, all, follow),
+        Phase::Following => track(&client, all, follow, watched),
         Phase::Done => Ok(()),
     };
     let Err(Failed {
@@ -840,8 +843,10 @@ fn waited(follow: &mut Follow, poll_ms: u64) -> Step {
     Ok(())
 }
 
-/// Polls each unfinished run; when all are done, reads the failed jobs and decides.
-fn track(client: &Client, all: &[Follow], follow: &mut Follow) -> Step {
+/// Polls each unfinished run; when all are done, reads the failed jobs and decides. While
+/// someone watches on a terminal, a running run's jobs are read too (conditionally: a 304
+/// while no step moved), for the job and step it is at.
+fn track(client: &Client, all: &[Follow], follow: &mut Follow, watched: bool) -> Step {
     let repository = follow.repository.clone();
     for i in 0..follow.runs.len() {
         if follow.runs[i].completed() {
@@ -850,12 +855,28 @@ fn track(client: &Client, all: &[Follow], follow: &mut Follow) -> Step {
         let path = format!("/repos/{repository}/actions/runs/{}", follow.runs[i].id);
         match get(client, follow, &path) {
             Got::Json(v) => {
-                if let Some(run) = Run::from_github(&v) {
+                if let Some(mut run) = Run::from_github(&v) {
+                    // The step read last still stands while the jobs answer 304.
+                    if !run.completed() && run.run_attempt == follow.runs[i].run_attempt {
+                        run.current = follow.runs[i].current.take();
+                    }
                     follow.runs[i] = run;
                 }
             }
             Got::NotModified => {}
             Got::Failed(failed) => return Err(failed),
+        }
+        let run = &follow.runs[i];
+        if !watched || run.status != "in_progress" {
+            follow.runs[i].current = None;
+            continue;
+        }
+        let path = format!(
+            "/repos/{repository}/actions/runs/{}/attempts/{}/jobs?per_page=100",
+            run.id, run.run_attempt
+        );
+        if let Got::Json(v) = get(client, follow, &path) {
+            follow.runs[i].current = current_job(&v);
         }
     }
     track_completed(client, all, follow)
@@ -910,6 +931,20 @@ fn newer_of_target(all: &[Follow], follow: &Follow) -> bool {
         f.target == follow.target
             && (f.dispatched_at, f.id.as_str()) > (follow.dispatched_at, follow.id.as_str())
     })
+}
+
+/// The first job of a jobs answer that is running, and its running step when there is one.
+fn current_job(jobs: &Value) -> Option<(String, Option<String>)> {
+    let running = |v: &Value| v.get("status").and_then(Value::as_str) == Some("in_progress");
+    let job = jobs.get("jobs")?.as_array()?.iter().find(|j| running(j))?;
+    let name = crate::say::one_line(job.get("name")?.as_str()?);
+    let step = job
+        .get("steps")
+        .and_then(Value::as_array)
+        .and_then(|steps| steps.iter().find(|s| running(s)))
+        .and_then(|s| s.get("name")?.as_str())
+        .map(crate::say::one_line);
+    Some((name, step))
 }
 
 /// The first failed job of a jobs answer, and its failed step when there is one.

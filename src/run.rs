@@ -35,6 +35,8 @@ pub struct Run {
     pub updated_at: u64,
     /// For a failure: the first failed job, and its failed step when there is one.
     pub failed_job: Option<(String, Option<String>)>,
+    /// While it runs and someone watches on a terminal: the job running, and its step.
+    pub current: Option<(String, Option<String>)>,
 }
 
 impl Run {
@@ -57,6 +59,7 @@ impl Run {
             run_started_at: time("run_started_at"),
             updated_at: time("updated_at").or_else(|| time("created_at"))?,
             failed_job: None,
+            current: None,
         })
     }
 
@@ -91,10 +94,19 @@ impl Run {
                 text
             }
             ("completed", None) => "completed".to_string(),
-            ("in_progress", _) => format!(
-                "building for {}",
-                crate::timestamp::duration(now.saturating_sub(started))
-            ),
+            ("in_progress", _) => {
+                let mut text = format!(
+                    "building for {}",
+                    crate::timestamp::duration(now.saturating_sub(started))
+                );
+                if let Some((job, step)) = &self.current {
+                    text.push_str(&format!(": {job}"));
+                    if let Some(step) = step {
+                        text.push_str(&format!(" / {step}"));
+                    }
+                }
+                text
+            }
             ("waiting", _) => "waiting for approval".to_string(),
             (_, _) => "queued".to_string(),
         }
@@ -109,6 +121,8 @@ impl Run {
             "updated_at": self.updated_at,
             "failed_job": self.failed_job.as_ref().map(|(j, _)| j),
             "failed_step": self.failed_job.as_ref().and_then(|(_, s)| s.as_ref()),
+            "current_job": self.current.as_ref().map(|(j, _)| j),
+            "current_step": self.current.as_ref().and_then(|(_, s)| s.as_ref()),
         })
     }
 
@@ -127,6 +141,7 @@ impl Run {
             run_started_at: n("run_started_at"),
             updated_at: n("updated_at")?,
             failed_job: s("failed_job").map(|j| (j, s("failed_step"))),
+            current: s("current_job").map(|j| (j, s("current_step"))),
         })
     }
 }
@@ -491,6 +506,7 @@ mod tests {
             run_started_at: Some(110),
             updated_at: 158,
             failed_job: None,
+            current: None,
         }
     }
 
@@ -506,6 +522,12 @@ mod tests {
         assert_eq!(
             run("in_progress", None).words(182, false),
             "building for 1m12s"
+        );
+        let mut watched = run("in_progress", None);
+        watched.current = Some(("build".into(), Some("Run astro build".into())));
+        assert_eq!(
+            watched.words(182, false),
+            "building for 1m12s: build / Run astro build"
         );
         assert_eq!(
             run("completed", Some("success")).words(200, false),

@@ -462,6 +462,28 @@ impl Store {
         self.save_follow(follow)
     }
 
+    /// Says that `watch` is showing builds on a terminal (renewed every second), so the
+    /// follower reads the running job and step too.
+    pub fn touch_watching(&self) {
+        let _ = fs::write(self.dir.join("watching"), std::process::id().to_string());
+    }
+
+    /// `watch` ended: the follower goes back to polling runs alone (unless another watch
+    /// renews the mark within a second).
+    pub fn stop_watching(&self) {
+        let _ = fs::remove_file(self.dir.join("watching"));
+    }
+
+    /// Whether a `watch` on a terminal renewed its mark within the last few seconds (one
+    /// left by a watch that was killed goes stale by itself).
+    pub fn watched(&self) -> bool {
+        fs::metadata(self.dir.join("watching"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < std::time::Duration::from_secs(3))
+    }
+
     /// Asks the follower to look again at an ended followed delivery (`watch`,
     /// `status --refresh`): a re-run, or a run that ended after the bound.
     pub fn ask_recheck(&self, id: &str) -> Result<()> {

@@ -73,6 +73,9 @@ pub fn run(names: &[String]) -> Result<Code> {
         }
     }
     let terminal = unsafe { libc::isatty(1) } == 1;
+    // On a terminal the follower also reads which job and step a build is at, for as long
+    // as this watch renews its mark (every second; gone when it ends).
+    let watching = (terminal && following).then(|| Watching::start(&store));
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
     let mut drawn = false;
     // A delivered entry leaves the store a moment before it enters the history: "nothing
@@ -146,7 +149,40 @@ pub fn run(names: &[String]) -> Result<Code> {
             }
             return Ok(Code::report_if(!good));
         }
+        if let Some(w) = &watching {
+            w.renew();
+        }
         std::thread::sleep(TICK);
+    }
+}
+
+/// The mark that a watch shows builds on a terminal, renewed every second and removed when
+/// the watch ends (a killed watch's mark goes stale by itself).
+struct Watching<'a> {
+    store: &'a Store,
+    renewed: std::cell::Cell<std::time::Instant>,
+}
+
+impl<'a> Watching<'a> {
+    fn start(store: &'a Store) -> Watching<'a> {
+        store.touch_watching();
+        Watching {
+            store,
+            renewed: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+
+    fn renew(&self) {
+        if self.renewed.get().elapsed() >= Duration::from_secs(1) {
+            self.store.touch_watching();
+            self.renewed.set(std::time::Instant::now());
+        }
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.store.stop_watching();
     }
 }
 

@@ -1252,3 +1252,55 @@ fn ended_records_beyond_twenty_are_trimmed_while_another_build_is_still_followed
         "the build still running was trimmed: {ids:?}"
     );
 }
+
+#[test]
+fn watch_on_a_terminal_shows_the_job_and_step_a_build_is_at_and_only_then_reads_jobs() {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 2500,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let (status, screen) = run_on_terminal(&mut env.dispatch_cmd(&["watch"]), TIMEOUT);
+    assert_eq!(status.code(), Some(0), "{screen:?}");
+    assert!(
+        screen.contains(": building for ")
+            && screen.contains(": build / Run astro build  https://"),
+        "{screen:?}"
+    );
+    // One block rewritten in place, ending with the outcome.
+    assert!(screen.contains("\r\x1b[K"), "{screen:?}");
+    let last = screen
+        .trim_end()
+        .rsplit("\x1b[K")
+        .next()
+        .unwrap_or_default();
+    assert!(last.contains(": succeeded in "), "{screen:?}");
+    // The jobs were read conditionally: a 304 while no step moved.
+    let jobs: Vec<Request> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/jobs"))
+        .collect();
+    assert!(jobs.iter().any(|r| r.status == 304), "{jobs:#?}");
+    assert!(!env.clone.join(".git/dispatch/watching").exists());
+
+    // Not on a terminal, a running build's jobs are not read (and a success needs none).
+    push_post(&env, "b.md");
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch off a terminal");
+    assert!(
+        !stdout(&out).contains(" / Run astro build"),
+        "{}",
+        show(&out)
+    );
+    let after = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/jobs"))
+        .count();
+    assert_eq!(after, jobs.len(), "{}", fake.describe());
+}

@@ -2374,8 +2374,17 @@ fn actions_get(
             let mut steps = vec![
                 json!({"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1}),
             ];
-            if let Some((_, Some(step))) = failed {
-                steps.push(json!({"name": step, "status": "completed", "conclusion": "failure", "number": 2}));
+            let running = run_value["status"] == "in_progress";
+            match failed {
+                Some((_, Some(step))) if done => {
+                    steps.push(json!({"name": step, "status": "completed", "conclusion": "failure", "number": 2}));
+                }
+                // While it runs, its second step is under way.
+                _ if running => {
+                    let step = failed.and_then(|(_, s)| s).unwrap_or("Run astro build");
+                    steps.push(json!({"name": step, "status": "in_progress", "conclusion": null, "number": 2}));
+                }
+                _ => {}
             }
             let job = json!({
                 "id": run.id * 10,
@@ -2388,12 +2397,15 @@ fn actions_get(
                 "steps": steps,
             });
             let deploy = json!({"id": run.id * 10 + 1, "run_id": run.id, "run_attempt": run.attempt,
-                "name": "deploy", "status": run_value["status"],
+                "name": "deploy",
+                // It needs build: queued until that ends.
+                "status": if done { "completed" } else { "queued" },
                 "conclusion": if done { Some("skipped") } else { None }, "steps": []});
-            (
-                json!({"total_count": 2, "jobs": [deploy, job]}),
-                String::new(),
-            )
+            let tag = format!(
+                "W/\"jobs-{}-{}-{}\"",
+                run.id, run.attempt, run_value["status"]
+            );
+            (json!({"total_count": 2, "jobs": [deploy, job]}), tag)
         }
         _ => return (404, message("Not Found")),
     };
@@ -2405,4 +2417,60 @@ fn actions_get(
         st.extra_headers = vec![("ETag".into(), etag)];
     }
     (200, value.to_string())
+}
+
+/// Runs `cmd` with its stdout on a pseudo-terminal, as on a writer's terminal (stderr
+/// piped); its exit status and everything it wrote to the terminal. Killed past `timeout`.
+pub fn run_on_terminal(cmd: &mut Command, timeout: Duration) -> (std::process::ExitStatus, String) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills in two descriptors it opened; null name, termios and size.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are ours alone from here on.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    cmd.stdout(slave)
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("start the command on a terminal");
+    // Our copy of the terminal's end is in `cmd` (dropped with it below), so reading the
+    // master ends (EIO) once the child's copies are closed.
+    let reader = thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match std::io::Read::read(&mut master, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("{} ran past {timeout:?} on a terminal", describe(cmd));
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    // Dropping the Command closes the parent's copy of the terminal's end.
+    let _ = std::mem::replace(cmd, Command::new("true"));
+    (status, reader.join().expect("read the terminal"))
 }
