@@ -225,8 +225,12 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 // Asked to look again: only a re-run (or a run that ended after the bound)
                 // reopens it; saved under the hook's lock, then the request is cleared.
                 let reopened = look_again(&api, settings, state, &all, &mut follow);
-                if reopened {
-                    store.save_reopened(&follow)?;
+                if reopened && store.save_reopened(&follow).is_err() {
+                    if !store.exists() {
+                        return Ok(());
+                    }
+                    store.log("error", None, "could not save a reopened record");
+                } else if reopened {
                     let attempts: Vec<String> = follow
                         .runs
                         .iter()
@@ -267,7 +271,12 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 follow.announced_hook |= !bad;
                 follow.announced_notify = true;
             }
-            store.save_follow(&follow)?;
+            if let Err(err) = store.save_follow(&follow) {
+                if !store.exists() {
+                    return Ok(());
+                }
+                return Err(err);
+            }
             if !done {
                 next = next.min(follow.next_poll);
             } else {
@@ -384,7 +393,11 @@ struct LogOnDrop<'a>(&'a Store, &'static str);
 
 impl Drop for LogOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.log(self.1, None, "done");
+        // Not into a state directory that was removed (uninstall, `rm -rf`): logging would
+        // make it again.
+        if self.0.exists() {
+            self.0.log(self.1, None, "done");
+        }
     }
 }
 

@@ -447,6 +447,10 @@ impl Store {
 
     /// Writes a followed delivery, atomically.
     pub fn save_follow(&self, follow: &crate::run::Follow) -> Result<()> {
+        // A follower whose state directory was removed under it must not make it again.
+        if !self.exists() {
+            anyhow::bail!("{} is gone", self.dir.display());
+        }
         let dir = self.dir.join("runs");
         create_dir(&dir)?;
         write_atomic(
@@ -458,6 +462,9 @@ impl Store {
     /// Writes a followed delivery that was reopened (a re-run) under the lock the hook
     /// holds while it marks outcomes said, so its older copy never overwrites this one.
     pub fn save_reopened(&self, follow: &crate::run::Follow) -> Result<()> {
+        if !self.exists() {
+            anyhow::bail!("{} is gone", self.dir.display());
+        }
         let _guard = self.lock("follows")?;
         self.save_follow(follow)
     }

@@ -1304,3 +1304,97 @@ fn watch_on_a_terminal_shows_the_job_and_step_a_build_is_at_and_only_then_reads_
         .count();
     assert_eq!(after, jobs.len(), "{}", fake.describe());
 }
+
+/// A clone following a build that runs for ten minutes; the follower's pid once it polls
+/// the run.
+fn following_a_long_build() -> (FakeGitHub, TestEnv, i32) {
+    let (fake, env) = following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    wait_record_on_disk(&env, "following its run", |v| v["phase"] == "following");
+    let pid = follower_pid(&env, || true);
+    (fake, env, pid)
+}
+
+#[test]
+fn a_follower_frozen_past_the_bound_asks_once_more_then_says_still_running() {
+    let (fake, env) = following();
+    env.git_ok(&env.clone, &["config", "dispatch.followFor", "2"]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    wait_record_on_disk(&env, "following its run", |v| v["phase"] == "following");
+    let pid = follower_pid(&env, || true);
+    // A laptop's sleep freezes the process: SIGSTOP does the same, past the 2 s bound.
+    // SAFETY: signals a process this test started (through git push).
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = fake.requests().len();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(fake.requests().len(), before, "a stopped follower asked");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let ended = wait_record_on_disk(&env, "ended", |v| v["phase"] == "done");
+    assert_eq!(ended["outcome"], "still_running", "{ended:#}");
+    std::thread::sleep(Duration::from_millis(300));
+    let after: Vec<Request> = fake.requests().split_off(before);
+    // One last request on waking (none if the frozen one was already on its way), then
+    // nothing: the bound is wall-clock time, not the time the process ran.
+    assert!(after.len() <= 1, "{after:#?}");
+    assert!(
+        after
+            .iter()
+            .all(|r| r.path.starts_with("/repos/owner/site/actions/runs/")),
+        "{after:#?}"
+    );
+}
+
+#[test]
+fn a_follower_stops_when_the_clones_state_directory_is_gone() {
+    let (fake, env, pid) = following_a_long_build();
+    fs::remove_dir_all(env.clone.join(".git/dispatch")).unwrap();
+    let start = Instant::now();
+    // SAFETY: a null signal to a process this test started, to see whether it lives.
+    while unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid) {
+        assert!(start.elapsed() < TIMEOUT, "the follower kept running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let requests = fake.requests().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fake.requests().len(), requests, "{}", fake.describe());
+    assert!(!env.clone.join(".git/dispatch").exists(), "recreated");
+}
+
+#[test]
+fn a_secondary_rate_limit_while_following_is_waited_out_not_cannot_follow() {
+    let (fake, env, _pid) = following_a_long_build();
+    fake.respond_with_reply(
+        403,
+        1,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        &[],
+    );
+    let start = Instant::now();
+    while !fake.requests().iter().any(|r| r.status == 403) {
+        assert!(start.elapsed() < TIMEOUT, "no 403 answered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let after_403 = fake.requests().len();
+    // Ten polls: none is sent, since GitHub asks for at least a minute.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fake.requests().len(), after_403, "{}", fake.describe());
+    let record = &records_on_disk(&env)[0];
+    assert_eq!(record["phase"], "following", "{record:#}");
+    assert!(record["outcome"].is_null(), "{record:#}");
+}
