@@ -755,8 +755,11 @@ fn find(
     };
     if !found.is_empty() {
         follow.matched = Some(Match::Id);
-        if !settled {
-            // Kept, one per workflow, while another workflow's run may still show.
+        // Kept, one per workflow, while another workflow's run may still show; but once
+        // every run found has completed, the lag has evidently passed for runs created with
+        // ours, and waiting out the window would only delay the outcome past its budget
+        // (10 s after the run's end) for a build shorter than the window.
+        if !settled && !found.iter().all(Run::completed) {
             follow.runs = newest_per_workflow(found);
             return Ok(());
         }

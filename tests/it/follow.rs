@@ -1398,3 +1398,29 @@ fn a_secondary_rate_limit_while_following_is_waited_out_not_cannot_follow() {
     assert_eq!(record["phase"], "following", "{record:#}");
     assert!(record["outcome"].is_null(), "{record:#}");
 }
+
+#[test]
+fn a_build_shorter_than_the_settle_window_is_decided_when_it_ends_not_after_the_window() {
+    let (fake, mut env) = following();
+    // Polls 400 ms apart: the window a list is given to settle is six polls (2.4 s); this
+    // build is listed, done, at 0.3 s.
+    env.set_var("GIT_DISPATCH_POLL_MS", "400");
+    fake.set_build(
+        "owner/site",
+        Build {
+            appears_ms: 100,
+            starts_ms: 150,
+            ends_ms: 300,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let done = wait_record_on_disk(&env, "ended", |v| v["phase"] == "done");
+    assert_eq!(done["outcome"], "success", "{done:#}");
+    // Decided on the first list that showed it done, not on the sixth.
+    let lists = actions_requests(&fake)
+        .iter()
+        .filter(|r| r.path == "/repos/owner/site/actions/runs")
+        .count();
+    assert!(lists <= 3, "{lists} lists read:\n{}", fake.describe());
+}
