@@ -195,7 +195,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             // recorded while we were leaving (its resume found the lock held) is taken up.
             let _ = lock.set_len(0);
             drop(lock);
-            if unfinished(store) {
+            if unfinished(store) || !store.rechecks().is_empty() {
                 resume(store, settings);
             }
             return Ok(());
@@ -206,10 +206,14 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         // Someone watches on a terminal: the running job and step are read too.
         let watched = store.watched();
         let open = |f: &&Follow| f.phase != Phase::Done || asked.contains(&f.id);
+        // Whether a record is left to poll after this round (else the next read of runs/
+        // finds them all ended, at once).
+        let mut open_left = false;
         for mut follow in all.iter().filter(open).cloned() {
             let ended_before = follow.phase == Phase::Done;
             if !ended_before && follow.next_poll > now_ms() {
                 next = next.min(follow.next_poll);
+                open_left = true;
                 continue;
             }
             let state = tokens
@@ -217,35 +221,34 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
             if state.reserve.get() > now_ms() {
                 // Fewer than RESERVE requests of this token's budget are left: they stay
-                // for dispatches until it resets.
+                // for dispatches until it resets. A request to look again cannot be met
+                // meanwhile: it is cleared, so `watch` and `status --refresh` do not wait.
+                if ended_before {
+                    store.clear_recheck(&follow.id);
+                    continue;
+                }
                 next = next.min(state.reserve.get());
+                open_left = true;
                 continue;
             }
             if ended_before {
                 // Asked to look again: only a re-run (or a run that ended after the bound)
-                // reopens it; saved under the hook's lock, then the request is cleared.
+                // reopens it; saved once, under the hook's lock, then the request cleared.
                 let reopened = look_again(&api, settings, state, &all, &mut follow);
-                if reopened && store.save_reopened(&follow).is_err() {
-                    if !store.exists() {
-                        return Ok(());
-                    }
-                    store.log("error", None, "could not save a reopened record");
-                } else if reopened {
-                    let attempts: Vec<String> = follow
-                        .runs
-                        .iter()
-                        .map(|r| r.run_attempt.to_string())
-                        .collect();
-                    store.log(
-                        "follower",
-                        None,
-                        &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
-                    );
-                }
-                store.clear_recheck(&follow.id);
                 if !reopened {
+                    store.clear_recheck(&follow.id);
                     continue;
                 }
+                let attempts: Vec<String> = follow
+                    .runs
+                    .iter()
+                    .map(|r| r.run_attempt.to_string())
+                    .collect();
+                store.log(
+                    "follower",
+                    None,
+                    &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
+                );
             } else {
                 step(&api, settings, state, &all, &mut follow, poll_ms, watched);
                 if follow.phase != Phase::Done && store::now() >= follow.deadline {
@@ -271,7 +274,17 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 follow.announced_hook |= !bad;
                 follow.announced_notify = true;
             }
-            if let Err(err) = store.save_follow(&follow) {
+            // A reopened record is written under the lock the hook marks outcomes said with,
+            // so its older copy, read before, never overwrites this one.
+            let saved = if ended_before {
+                store.save_reopened(&follow)
+            } else {
+                store.save_follow(&follow)
+            };
+            if ended_before {
+                store.clear_recheck(&follow.id);
+            }
+            if let Err(err) = saved {
                 if !store.exists() {
                     return Ok(());
                 }
@@ -279,6 +292,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             }
             if !done {
                 next = next.min(follow.next_poll);
+                open_left = true;
             } else {
                 // The 20 newest ended ones are kept, whatever else is still followed.
                 store.trim_follows(KEEP);
@@ -298,13 +312,17 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 );
             }
         }
+        if !open_left {
+            // Every record ended this round: leave now, not a poll later.
+            continue;
+        }
         std::thread::sleep(Duration::from_millis(next.saturating_sub(now_ms()).max(10)));
     }
 }
 
 /// Whether `dispatch.follow` is still true, the repository opened again to read the config
 /// as it is now (one that cannot be read now does not stop a follow under way).
-fn still_on() -> bool {
+pub fn still_on() -> bool {
     crate::repo::Repo::discover()
         .and_then(|repo| crate::config::Config::load(&repo))
         .map_or(true, |c| c.settings.follow.value)
@@ -756,10 +774,11 @@ fn find(
     if !found.is_empty() {
         follow.matched = Some(Match::Id);
         // Kept, one per workflow, while another workflow's run may still show; but once
-        // every run found has completed, the lag has evidently passed for runs created with
-        // ours, and waiting out the window would only delay the outcome past its budget
-        // (10 s after the run's end) for a build shorter than the window.
-        if !settled && !found.iter().all(Run::completed) {
+        // every run found has completed, two polls on, the lag has evidently passed for
+        // runs created with ours, and waiting out the window would only delay the outcome
+        // past its budget (10 s after the run's end) for a build shorter than the window.
+        let early = now_ms().saturating_sub(follow.recorded_ms) < 2 * poll_ms;
+        if !settled && (early || !found.iter().all(Run::completed)) {
             follow.runs = newest_per_workflow(found);
             return Ok(());
         }
@@ -913,6 +932,9 @@ fn track_completed(client: &Client, all: &[Follow], follow: &mut Follow) -> Step
             "/repos/{repository}/actions/runs/{}/attempts/{}/jobs?per_page=100",
             run.id, run.run_attempt
         );
+        // Read whole: a jobs answer kept from a watched poll may already be the final one
+        // (jobs end a moment before their run), and a 304 would then leave no failed job.
+        follow.etags.remove(&client.api.url(&path));
         if let Got::Json(v) = get(client, follow, &path) {
             follow.runs[i].failed_job = failed_job(&v);
         }

@@ -37,7 +37,7 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         records.into_iter().map(|f| (f.id.clone(), f)).collect();
     // With dispatch.follow = false no follower runs: what a record left from before last
     // said is not how its build stands now.
-    let following = config.as_ref().is_ok_and(|c| c.settings.follow.value);
+    let following = config.as_ref().map_or(true, |c| c.settings.follow.value);
     let problem = !entries.is_empty() || latest_build_failed(&follows);
     let mut out = std::io::stdout().lock();
     if as_json {

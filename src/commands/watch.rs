@@ -40,7 +40,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     let config = Config::load(&repo)?;
     let store = Store::new(repo.common_dir());
     let targets = config.select(names)?;
-    let following = config.settings.follow.value;
+    let mut following = config.settings.follow.value;
     if !following {
         say::line("dispatch.follow is false: only the delivery is watched");
     }
@@ -81,6 +81,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     // A delivered entry leaves the store a moment before it enters the history: "nothing
     // dispatched" is final only once seen on several reads in a row.
     let mut nothing_seen = vec![0u32; heads.len()];
+    let mut ticks: u64 = 0;
     loop {
         // Confirm what can be, and keep a follower going for what was delivered.
         let _ = crate::waiter::confirm_pending(&repo, &store, None);
@@ -94,7 +95,16 @@ pub fn run(names: &[String]) -> Result<Code> {
             history: store.history(),
             follows: store.follows(),
         };
-        crate::follow::resume_for(&store, &config.settings, &seen.follows);
+        // Turned off meanwhile: no follower would end its records (and one started now
+        // would exit at once); from here only deliveries are watched.
+        ticks += 1;
+        if following && ticks.is_multiple_of(25) && !crate::follow::still_on() {
+            following = false;
+            say::line("dispatch.follow is now false: only the delivery is watched");
+        }
+        if following {
+            crate::follow::resume_for(&store, &config.settings, &seen.follows);
+        }
         let stages: Vec<Stage> = heads
             .iter()
             .map(|(t, head)| stage(&seen, t, head.as_deref(), following))

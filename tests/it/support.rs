@@ -1363,6 +1363,46 @@ pub struct TestEnv {
     user: Option<(u32, u32)>,
 }
 
+impl Drop for TestEnv {
+    /// Stops what the test left running in its clones (a waiter, a follower polling a fake
+    /// that is gone) before their directory is removed: one left behind would poll for an
+    /// hour, write into the removed directory, and load the tests that run after it.
+    fn drop(&mut self) {
+        let mut pids = BTreeSet::new();
+        for entry in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            let state = entry.path().join(".git/dispatch");
+            if let Ok(text) = fs::read_to_string(state.join("locks/follower")) {
+                pids.extend(text.trim().parse::<i32>());
+            }
+            for line in fs::read_to_string(state.join("log.jsonl"))
+                .unwrap_or_default()
+                .lines()
+            {
+                if let Some(pid) = serde_json::from_str::<Value>(line)
+                    .ok()
+                    .and_then(|v| v["pid"].as_i64())
+                {
+                    pids.insert(pid as i32);
+                }
+            }
+        }
+        let root = fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        for pid in pids
+            .into_iter()
+            .filter(|p| *p > 1 && *p != std::process::id() as i32)
+        {
+            // Only a process of this test: its working directory is under the test's root
+            // (pids are reused). Where /proc is missing (macOS) nothing is killed.
+            let ours =
+                fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&root));
+            if ours {
+                // SAFETY: a signal to a process this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 /// nobody and nogroup on Debian, Ubuntu and macOS alike.
 const NOBODY: (u32, u32) = (65534, 65534);
 
