@@ -973,30 +973,28 @@ fn newer_of_target(all: &[Follow], follow: &Follow) -> bool {
 
 /// The first job of a jobs answer that is running, and its running step when there is one.
 fn current_job(jobs: &Value) -> Option<(String, Option<String>)> {
-    let running = |v: &Value| v.get("status").and_then(Value::as_str) == Some("in_progress");
-    let job = jobs.get("jobs")?.as_array()?.iter().find(|j| running(j))?;
-    let name = crate::say::one_line(job.get("name")?.as_str()?);
-    let step = job
-        .get("steps")
-        .and_then(Value::as_array)
-        .and_then(|steps| steps.iter().find(|s| running(s)))
-        .and_then(|s| s.get("name")?.as_str())
-        .map(crate::say::one_line);
-    Some((name, step))
+    first_job(jobs, |v| {
+        v.get("status").and_then(Value::as_str) == Some("in_progress")
+    })
 }
 
 /// The first failed job of a jobs answer, and its failed step when there is one.
 fn failed_job(jobs: &Value) -> Option<(String, Option<String>)> {
-    let failed = |v: &Value| {
+    first_job(jobs, |v| {
         let conclusion = v.get("conclusion").and_then(Value::as_str);
         conclusion.is_some() && !crate::run::ended_well(conclusion)
-    };
-    let job = jobs.get("jobs")?.as_array()?.iter().find(|j| failed(j))?;
+    })
+}
+
+/// The first job that `pick` takes, and its first step that `pick` takes, if any; names
+/// from the site repository, control characters stripped.
+fn first_job(jobs: &Value, pick: impl Fn(&Value) -> bool) -> Option<(String, Option<String>)> {
+    let job = jobs.get("jobs")?.as_array()?.iter().find(|j| pick(j))?;
     let name = crate::say::one_line(job.get("name")?.as_str()?);
     let step = job
         .get("steps")
         .and_then(Value::as_array)
-        .and_then(|steps| steps.iter().find(|s| failed(s)))
+        .and_then(|steps| steps.iter().find(|s| pick(s)))
         .and_then(|s| s.get("name")?.as_str())
         .map(crate::say::one_line);
     Some((name, step))
