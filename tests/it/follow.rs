@@ -1371,8 +1371,17 @@ fn a_follower_frozen_past_the_bound_asks_once_more_then_says_still_running() {
 #[test]
 fn a_follower_stops_when_the_clones_state_directory_is_gone() {
     let (fake, env, pid) = following_a_long_build();
-    fs::remove_dir_all(env.clone.join(".git/dispatch")).unwrap();
+    // The follower may write a file while the tree is removed (ENOTEMPTY): again until gone.
+    let state = env.clone.join(".git/dispatch");
     let start = Instant::now();
+    while let Err(err) = fs::remove_dir_all(&state) {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "cannot remove {}: {err}",
+            state.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // SAFETY: a null signal to a process this test started, to see whether it lives.
     while unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid) {
         assert!(start.elapsed() < TIMEOUT, "the follower kept running");
