@@ -365,13 +365,19 @@ fn start_detached_from(exe: &std::path::Path) {
 
 /// Starts a follower when a delivery is left unfinished and none runs.
 pub fn resume(store: &Store, settings: &Settings) {
-    resume_for(store, settings, &store.follows());
+    resume_for(store, settings, &store.follows(), &store.rechecks());
 }
 
-/// `resume` for the records `follows` the caller has just read (or asked to look at again).
-pub fn resume_for(store: &Store, settings: &Settings, follows: &[Follow]) {
+/// `resume` for the records `follows` and the requests to look again `asked` that the
+/// caller has just read.
+pub fn resume_for(
+    store: &Store,
+    settings: &Settings,
+    follows: &[Follow],
+    asked: &BTreeSet<String>,
+) {
     if settings.follow.value
-        && (follows.iter().any(|f| f.phase != Phase::Done) || !store.rechecks().is_empty())
+        && (follows.iter().any(|f| f.phase != Phase::Done) || !asked.is_empty())
         && matches!(store.try_lock("follower"), Ok(Some(_)))
     {
         start_detached();

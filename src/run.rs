@@ -84,29 +84,14 @@ impl Run {
                 "superseded by a newer run".to_string()
             }
             ("completed", Some(conclusion)) => {
-                let mut text = conclusion_words(conclusion).to_string();
-                if let Some((job, step)) = &self.failed_job {
-                    text.push_str(&format!(": {job}"));
-                    if let Some(step) = step {
-                        text.push_str(&format!(" / {step}"));
-                    }
-                }
-                text
+                conclusion_words(conclusion).to_string() + &job_words(&self.failed_job)
             }
             ("completed", None) => "completed".to_string(),
-            ("in_progress", _) => {
-                let mut text = format!(
-                    "building for {}",
-                    crate::timestamp::duration(now.saturating_sub(started))
-                );
-                if let Some((job, step)) = &self.current {
-                    text.push_str(&format!(": {job}"));
-                    if let Some(step) = step {
-                        text.push_str(&format!(" / {step}"));
-                    }
-                }
-                text
-            }
+            ("in_progress", _) => format!(
+                "building for {}{}",
+                crate::timestamp::duration(now.saturating_sub(started)),
+                job_words(&self.current)
+            ),
             ("waiting", _) => "waiting for approval".to_string(),
             (_, _) => "queued".to_string(),
         }
@@ -143,6 +128,16 @@ impl Run {
             failed_job: s("failed_job").map(|j| (j, s("failed_step"))),
             current: s("current_job").map(|j| (j, s("current_step"))),
         })
+    }
+}
+
+/// `: build / Run astro build` for a job and its step, `: build` without a step, nothing
+/// without a job.
+fn job_words(job: &Option<(String, Option<String>)>) -> String {
+    match job {
+        Some((job, Some(step))) => format!(": {job} / {step}"),
+        Some((job, None)) => format!(": {job}"),
+        None => String::new(),
     }
 }
 

@@ -365,16 +365,15 @@ fn check_workflow_state(
 fn check_actions_enabled(api: &Api, token: &Token, target: &Target, report: &mut Report) {
     let name = &target.name;
     let repository = &target.repository.value;
-    let path = format!("/repos/{repository}/actions/permissions");
-    let answer = api.send(Method::Get, &api.url(&path), None, token);
-    let Ok(a) = &answer else { return };
-    if a.status != 200 {
+    // A 403 (no Administration: read) or a 404 is nothing to say.
+    let Ok(permissions) = get_json(
+        api,
+        token,
+        &format!("/repos/{repository}/actions/permissions"),
+    ) else {
         return;
-    }
-    match serde_json::from_str::<Value>(&a.body)
-        .ok()
-        .and_then(|v| v.get("enabled")?.as_bool())
-    {
+    };
+    match permissions.get("enabled").and_then(Value::as_bool) {
         Some(true) => report.ok(format!(
             "{name}: GitHub Actions are enabled for {repository}"
         )),

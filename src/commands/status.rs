@@ -31,7 +31,7 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     let records = store.follows();
     // A follower that died (kill -9, a reboot) is resumed from disk.
     if let Ok(config) = &config {
-        crate::follow::resume_for(&store, &config.settings, &records);
+        crate::follow::resume_for(&store, &config.settings, &records, &store.rechecks());
     }
     let follows: BTreeMap<String, Follow> =
         records.into_iter().map(|f| (f.id.clone(), f)).collect();
@@ -176,7 +176,8 @@ fn look_again(store: &Store, config: &crate::config::Config) -> Result<()> {
     for id in &asked {
         store.ask_recheck(id)?;
     }
-    crate::follow::resume_for(store, &config.settings, &follows);
+    let requested = asked.iter().map(|id| id.to_string()).collect();
+    crate::follow::resume_for(store, &config.settings, &follows, &requested);
     // One GET per run, each bounded by dispatch.timeout; a follower pausing for the rate
     // limit's reset is not waited for.
     let bound = std::time::Duration::from_secs(config.settings.timeout.value + 5);

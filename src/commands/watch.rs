@@ -75,7 +75,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     let terminal = unsafe { libc::isatty(1) } == 1;
     // On a terminal the follower also reads which job and step a build is at, for as long
     // as this watch renews its mark (every second; gone when it ends).
-    let watching = (terminal && following).then(|| Watching::start(&store));
+    let mut watching = (terminal && following).then(|| Watching::start(&store));
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
     let mut drawn = false;
     // A delivered entry leaves the store a moment before it enters the history: "nothing
@@ -103,7 +103,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             say::line("dispatch.follow is now false: only the delivery is watched");
         }
         if following {
-            crate::follow::resume_for(&store, &config.settings, &seen.follows);
+            crate::follow::resume_for(&store, &config.settings, &seen.follows, &seen.rechecks);
         }
         let stages: Vec<Stage> = heads
             .iter()
@@ -159,7 +159,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             }
             return Ok(Code::report_if(!good));
         }
-        if let Some(w) = &watching {
+        if let Some(w) = &mut watching {
             w.renew();
         }
         std::thread::sleep(TICK);
@@ -170,7 +170,7 @@ pub fn run(names: &[String]) -> Result<Code> {
 /// the watch ends (a killed watch's mark goes stale by itself).
 struct Watching<'a> {
     store: &'a Store,
-    renewed: std::cell::Cell<std::time::Instant>,
+    renewed: std::time::Instant,
 }
 
 impl<'a> Watching<'a> {
@@ -178,14 +178,14 @@ impl<'a> Watching<'a> {
         store.touch_watching();
         Watching {
             store,
-            renewed: std::cell::Cell::new(std::time::Instant::now()),
+            renewed: std::time::Instant::now(),
         }
     }
 
-    fn renew(&self) {
-        if self.renewed.get().elapsed() >= Duration::from_secs(1) {
+    fn renew(&mut self) {
+        if self.renewed.elapsed() >= Duration::from_secs(1) {
             self.store.touch_watching();
-            self.renewed.set(std::time::Instant::now());
+            self.renewed = std::time::Instant::now();
         }
     }
 }
