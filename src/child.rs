@@ -97,6 +97,56 @@ pub fn first_error_line(output: &Output) -> String {
     crate::redact::line(text.lines().next().unwrap_or("").trim())
 }
 
+/// What `close_from` does to a descriptor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Closed now (a forked child that goes on without exec).
+    Now,
+    /// Closed by the exec that follows (between fork and exec, where std's own pipe for
+    /// exec errors must stay open until then).
+    OnExec,
+}
+
+/// Closes, now or on exec, every descriptor from `first` on: the one rule for every
+/// process we leave running behind git (the waiter, the follower), so nothing of git's
+/// (pipes to receive-pack) keeps git waiting for us. Async-signal-safe: plain syscalls.
+pub fn close_from(first: libc::c_int, how: Close) {
+    // SAFETY: plain syscalls on descriptors this process owns; the callers use none of
+    // them afterwards.
+    unsafe {
+        #[cfg(target_os = "linux")]
+        {
+            let flags = match how {
+                Close::Now => 0,
+                Close::OnExec => libc::CLOSE_RANGE_CLOEXEC,
+            };
+            if libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                flags,
+            ) == 0
+            {
+                return;
+            }
+        }
+        let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
+            n if n > 0 => n.min(65536) as libc::c_int,
+            _ => 1024,
+        };
+        for fd in first..max {
+            match how {
+                Close::Now => {
+                    libc::close(fd);
+                }
+                Close::OnExec => {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,7 +159,7 @@ pub fn send_unrecorded(store: &Store, settings: &Settings, entries: Vec<Entry>) 
                     let outcome = send_one(store, settings, entry);
                     if outcome.verdict.is_ok() {
                         let _ = store.record_delivery(delivery_of(&outcome));
-                        crate::follow::record(
+                        crate::follow::open_record(
                             store,
                             settings,
                             &outcome.entry,
@@ -298,7 +298,7 @@ fn settle(store: &Store, settings: &Settings, outcome: &Outcome) -> Result<()> {
             // cannot be written must not make us send the push again.
             store.remove(&entry.id)?;
             let _ = store.record_delivery(delivery_of(outcome));
-            crate::follow::record(
+            crate::follow::open_record(
                 store,
                 settings,
                 entry,

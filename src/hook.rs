@@ -415,9 +415,9 @@ fn report_failures(store: &Store, entries: &[Entry]) {
     };
     match (builds.first(), failing.first()) {
         (Some(build), _) => say::line(&format!(
-            "the site build for {} {}{more}; see `git dispatch status`",
+            "the site build for {}{}{more}; see `git dispatch status`",
             build.repository,
-            say::shorten(&build.failure_words(), 200),
+            say::shorten(&build.push_words(), 300),
         )),
         (None, Some(first)) => say::line(&format!(
             "earlier dispatch to {} not delivered{more}: {}; see `git dispatch status`",

@@ -21,7 +21,6 @@ mod proxy;
 mod push;
 pub mod redact;
 mod repo;
-mod run;
 mod say;
 mod shared;
 mod store;

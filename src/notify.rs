@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::run::Follow;
+use crate::follow::record::Follow;
 use crate::store::Store;
 
 /// Says `follow`'s outcome on each configured channel. Failures are logged, never raised:
@@ -24,7 +24,7 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
     let run_url = follow
         .failed_run()
         .or(follow.runs.first())
-        .and_then(|r| crate::run::web_url(&r.html_url))
+        .and_then(|r| crate::follow::record::web_url(&r.html_url))
         .filter(|u| u.starts_with("https://"));
     let vars: Vec<(&str, String)> = [
         ("GIT_DISPATCH_OUTCOME", Some(outcome.as_str().to_string())),

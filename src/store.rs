@@ -431,22 +431,22 @@ impl Store {
     }
 
     /// The followed deliveries on disk (`runs/`), oldest first.
-    pub fn follows(&self) -> Vec<crate::run::Follow> {
-        let mut all: Vec<crate::run::Follow> = fs::read_dir(self.dir.join("runs"))
+    pub fn follows(&self) -> Vec<crate::follow::record::Follow> {
+        let mut all: Vec<crate::follow::record::Follow> = fs::read_dir(self.dir.join("runs"))
             .into_iter()
             .flatten()
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
             .filter_map(|e| fs::read(e.path()).ok())
             .filter_map(|t| serde_json::from_slice::<Value>(&t).ok())
-            .filter_map(|v| crate::run::Follow::from_json(&v))
+            .filter_map(|v| crate::follow::record::Follow::from_json(&v))
             .collect();
         all.sort_by_key(|f| f.dispatched_at);
         all
     }
 
     /// Writes a followed delivery, atomically.
-    pub fn save_follow(&self, follow: &crate::run::Follow) -> Result<()> {
+    pub fn save_follow(&self, follow: &crate::follow::record::Follow) -> Result<()> {
         // A follower whose state directory was removed under it must not make it again.
         if !self.exists() {
             anyhow::bail!("{} is gone", self.dir.display());
@@ -461,7 +461,7 @@ impl Store {
 
     /// Writes a followed delivery that was reopened (a re-run) under the lock the hook
     /// holds while it marks outcomes said, so its older copy never overwrites this one.
-    pub fn save_reopened(&self, follow: &crate::run::Follow) -> Result<()> {
+    pub fn save_reopened(&self, follow: &crate::follow::record::Follow) -> Result<()> {
         if !self.exists() {
             anyhow::bail!("{} is gone", self.dir.display());
         }
@@ -519,9 +519,9 @@ impl Store {
     /// `keep` (an unannounced outcome is never trimmed).
     pub fn trim_follows(&self, keep: usize) {
         let all = self.follows();
-        let ended: Vec<&crate::run::Follow> = all
+        let ended: Vec<&crate::follow::record::Follow> = all
             .iter()
-            .filter(|f| f.phase == crate::run::Phase::Done && f.announced_hook)
+            .filter(|f| f.phase == crate::follow::record::Phase::Done && f.announced_hook)
             .collect();
         for f in ended.iter().take(ended.len().saturating_sub(keep)) {
             let _ = fs::remove_file(self.dir.join("runs").join(format!("{}.json", f.id)));
@@ -538,18 +538,18 @@ impl Store {
         let _ = write_atomic(&self.dir.join("unannounced"), b"");
     }
 
-    /// The followed deliveries that ended badly and were not said by a push, now marked
-    /// said (each outcome is announced once by the hook).
-    pub fn take_unannounced(&self) -> Vec<crate::run::Follow> {
+    /// The followed deliveries whose outcome is no success and was not said by a push, now
+    /// marked said (each outcome is announced once by the hook).
+    pub fn take_unannounced(&self) -> Vec<crate::follow::record::Follow> {
         let Ok(_guard) = self.lock("follows") else {
             return Vec::new();
         };
         let _ = fs::remove_file(self.dir.join("unannounced"));
         let mut said = Vec::new();
         for mut f in self.follows() {
-            if f.phase == crate::run::Phase::Done && !f.announced_hook {
+            if f.phase == crate::follow::record::Phase::Done && !f.announced_hook {
                 f.announced_hook = true;
-                if self.save_follow(&f).is_ok() && f.outcome.is_some_and(|o| o.is_failed_build()) {
+                if self.save_follow(&f).is_ok() && f.outcome.is_some_and(|o| !o.is_good()) {
                     said.push(f);
                 }
             }

@@ -69,7 +69,7 @@ pub fn spawn(pid: Option<u32>, leave: &[String]) -> Result<()> {
                 }
                 // Nothing of git's stays open in the waiter (pipes to receive-pack, say):
                 // whoever waits for their end must not wait for us.
-                close_from(3);
+                crate::child::close_from(3, crate::child::Close::Now);
             }
             if let Err(err) = run(pid, leave) {
                 if let Ok(repo) = Repo::discover() {
@@ -98,31 +98,6 @@ fn single_threaded() -> bool {
                 .map(|n| n.trim() == "1")
         })
         .unwrap_or(true)
-}
-
-/// Closes every descriptor from `first` on.
-fn close_from(first: libc::c_int) {
-    // SAFETY: closing descriptors this process owns; nothing here uses them afterwards
-    // (the store and the repository are opened anew by `run`).
-    unsafe {
-        #[cfg(target_os = "linux")]
-        if libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
-            0,
-        ) == 0
-        {
-            return;
-        }
-        let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
-            n if n > 0 => n.min(65536) as libc::c_int,
-            _ => 1024,
-        };
-        for fd in first..max {
-            libc::close(fd);
-        }
-    }
 }
 
 /// The waiter's body: wait for the push, confirm what landed, deliver what is due (but

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use crate::exit::Code;
+use crate::follow::record::{Follow, Outcome};
 use crate::repo::Repo;
-use crate::run::{Follow, Outcome};
 use crate::say;
 use crate::store::{self, Entry, State, Store};
 
@@ -130,7 +130,7 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
                 duration(now.saturating_sub(d.delivered))
             )?;
             match follows.get(&d.id) {
-                Some(f) if !following && f.phase != crate::run::Phase::Done => {
+                Some(f) if !following && f.phase != crate::follow::record::Phase::Done => {
                     writeln!(out, "      run: not followed (dispatch.follow is false)")?;
                 }
                 Some(f) => {
@@ -170,7 +170,7 @@ fn look_again(store: &Store, config: &crate::config::Config) -> Result<()> {
         .rev()
         .take(SHOWN)
         .filter_map(|d| follows.iter().find(|f| f.id == d.id))
-        .filter(|f| f.phase == crate::run::Phase::Done && !f.runs.is_empty())
+        .filter(|f| f.phase == crate::follow::record::Phase::Done && !f.runs.is_empty())
         .map(|f| f.id.as_str())
         .collect();
     for id in &asked {

@@ -12,8 +12,8 @@ use anyhow::Result;
 
 use crate::config::{Config, Target};
 use crate::exit::Code;
+use crate::follow::record::{Follow, Phase};
 use crate::repo::Repo;
-use crate::run::{Follow, Phase};
 use crate::say;
 use crate::store::{Delivery, Entry, State, Store};
 

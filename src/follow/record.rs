@@ -5,6 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::matching::Listed;
 use crate::say;
 
 /// The record's format; a newer binary reads older ones, an older one skips newer ones.
@@ -97,7 +98,8 @@ impl Run {
         }
     }
 
-    fn to_json(&self) -> Value {
+    /// As stored.
+    pub fn to_json(&self) -> Value {
         json!({
             "id": self.id, "html_url": self.html_url, "workflow": self.workflow,
             "workflow_id": self.workflow_id, "status": self.status,
@@ -111,7 +113,8 @@ impl Run {
         })
     }
 
-    fn from_json(v: &Value) -> Option<Run> {
+    /// Reads a stored one back.
+    pub fn from_json(v: &Value) -> Option<Run> {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let n = |k: &str| v.get(k).and_then(Value::as_u64);
         Some(Run {
@@ -179,6 +182,8 @@ pub enum Outcome {
     CannotFollow,
     /// Still running when the follow bound passed.
     StillRunning,
+    /// Completed without a conclusion GitHub documents (or with none): no success.
+    NoConclusion,
 }
 
 /// GitHub's documented conclusions, so an outcome is always one of a fixed set.
@@ -204,6 +209,7 @@ impl Outcome {
             Outcome::NotIdentified => "not_identified",
             Outcome::CannotFollow => "cannot_follow",
             Outcome::StillRunning => "still_running",
+            Outcome::NoConclusion => "no_conclusion",
         }
     }
 
@@ -226,6 +232,7 @@ impl Outcome {
             "not_identified" => Outcome::NotIdentified,
             "cannot_follow" => Outcome::CannotFollow,
             "still_running" => Outcome::StillRunning,
+            "no_conclusion" => Outcome::NoConclusion,
             _ => return None,
         })
     }
@@ -233,7 +240,10 @@ impl Outcome {
     /// Whether the site was not rebuilt as asked: a build that concluded badly, or no run
     /// at all (not knowing, as for `cannot_follow`, is not that).
     pub fn is_failed_build(self) -> bool {
-        matches!(self, Outcome::Concluded(_) | Outcome::NoRun) && !self.is_good()
+        matches!(
+            self,
+            Outcome::Concluded(_) | Outcome::NoRun | Outcome::NoConclusion
+        ) && !self.is_good()
     }
 
     /// Whether the site is built as the writer wanted (`watch` exits 0).
@@ -340,6 +350,9 @@ pub struct Follow {
     pub run_id: Option<u64>,
     /// The run(s) found, one per workflow (the newest of each decides).
     pub runs: Vec<Run>,
+    /// While its run is looked for: the list of runs as last read whole, decided on again
+    /// when GitHub answers that it has not changed (a 304).
+    pub listed: Vec<Listed>,
     /// The outcome, once known.
     pub outcome: Option<Outcome>,
     /// The site's public URL, said with a success (the target's `url`, else GitHub Pages').
@@ -367,6 +380,7 @@ impl Follow {
             "next_poll": self.next_poll, "phase": self.phase.as_str(),
             "matched": self.matched.map(Match::as_str), "run_id": self.run_id,
             "runs": self.runs.iter().map(Run::to_json).collect::<Vec<_>>(),
+            "listed": self.listed.iter().map(Listed::to_json).collect::<Vec<_>>(),
             "outcome": self.outcome.map(Outcome::as_str),
             "note": self.note, "site_url": self.site_url, "etags": self.etags,
             "announced": {"hook": self.announced_hook, "notify": self.announced_notify},
@@ -407,6 +421,11 @@ impl Follow {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Run::from_json).collect())
                 .unwrap_or_default(),
+            listed: v
+                .get("listed")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Listed::from_json).collect())
+                .unwrap_or_default(),
             outcome: s("outcome").as_deref().and_then(Outcome::parse),
             note: s("note"),
             site_url: s("site_url").filter(|u| crate::config::validate_site_url(u).is_ok()),
@@ -414,7 +433,12 @@ impl Follow {
                 .get("etags")
                 .and_then(Value::as_object)
                 .cloned()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                // A list's ETag stands for the list kept beside it: a record written
+                // before lists were kept has none, and its list is read whole again.
+                .filter(|(url, _)| v.get("listed").is_some() || !url.contains("runs?"))
+                .collect(),
             announced_hook: announced("hook"),
             announced_notify: announced("notify"),
         })
@@ -435,6 +459,18 @@ impl Follow {
         match self.failed_run() {
             Some(run) => format!("{} ({})", run.words(self.github_now, false), run.html_url),
             None => self.words(),
+        }
+    }
+
+    /// An outcome that is no success as the next push says it, after the repository's name:
+    /// ` failed: build / Run astro build (URL)`, or `: ` and what went wrong with its fix.
+    pub fn push_words(&self) -> String {
+        if self.outcome.is_some_and(Outcome::is_failed_build) && !self.runs.is_empty() {
+            return format!(" {}", self.failure_words());
+        }
+        match &self.note {
+            Some(note) => format!(": {note}"),
+            None => format!(": {}", self.words()),
         }
     }
 
@@ -568,6 +604,7 @@ mod tests {
             matched: Some(Match::Id),
             run_id: None,
             runs: vec![run("in_progress", None)],
+            listed: Vec::new(),
             outcome: None,
             note: None,
             site_url: None,

@@ -1,0 +1,398 @@
+//! The follower: finds the run each delivered dispatch started and follows it to its end,
+//! within GitHub's limits (doc/DESIGN.md, "Following the run").
+//!
+//! ```text
+//! delivered ──> runs/<id>.json (finding) ──> list runs since GitHub's Date − 60 s
+//!                 title holds dispatch_id? ── yes ──> following: GET the run, If-None-Match
+//!                 no run after 2 min: "no run started" (provisional), slower checks      │
+//!                 bound passed: no_run / not identified                   completed ──> jobs
+//!                                                                           of that attempt
+//!                                                                           ──> done: outcome
+//! ```
+//!
+//! One follower per clone: it holds `locks/follower` (`try_lock`, never the delivery locks,
+//! which a long follow would stall), works through every unfinished record on disk with
+//! serial requests, and exits when none is left, when the state directory is gone, or when
+//! its binary was replaced (the new one takes over). Anyone who finds unfinished records
+//! and the lock free (the waiter, `send`, `retry`, `status`, `watch`) starts it again, so a
+//! follower killed mid-run is resumed from disk.
+//!
+//! Its parts: `life` (lock, start, stop, hand-over), this file's scheduling loop and
+//! announcing, `client` (conditional GETs, ETags, the per-token pause), `matching` (which
+//! listed run is ours: a pure function), `outcome` (one round for one record, and the
+//! decision), `record` (what is on disk).
+
+mod client;
+mod life;
+pub mod matching;
+mod outcome;
+pub mod record;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::answer::Answer;
+use crate::api::Api;
+use crate::config::Settings;
+use crate::store::{self, Entry, Store};
+use client::TokenState;
+pub use life::{resume, resume_for, still_on, stop};
+use outcome::Round;
+use record::{Follow, Match, Outcome, Phase};
+
+/// The poll interval while a run is followed: the outcome is known within this of the
+/// run's end. 304s cost no primary rate limit, so it stays short.
+const POLL: Duration = Duration::from_secs(5);
+/// The shortest poll a release build takes from `GIT_DISPATCH_POLL_MS` for a real API: a
+/// typo must not poll GitHub a thousand times a second.
+const MIN_POLL: Duration = Duration::from_secs(1);
+/// The longest wait a record's persisted `next_poll` is trusted for when a follower reads
+/// it back (a clock stepped back would otherwise stall it).
+const MAX_PERSISTED_WAIT_MS: u64 = 120_000;
+/// Followed deliveries kept once ended and announced.
+const KEEP: usize = 20;
+
+/// The poll interval: `GIT_DISPATCH_POLL_MS` (tests, the bench), else five seconds; at
+/// least a second unless the API is on this machine or the build is a debug one.
+fn poll(api_host: &str) -> Duration {
+    let asked = std::env::var(crate::env::POLL_MS)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(POLL, Duration::from_millis);
+    if cfg!(debug_assertions) || crate::proxy::is_loopback(api_host) {
+        asked
+    } else {
+        asked.max(MIN_POLL)
+    }
+}
+
+/// A record for a delivery just accepted: GitHub's clock from its `Date`, the run when
+/// GitHub returned it (`return_run_details`), the `dispatch_id` the body carries.
+pub fn open_record(
+    store: &Store,
+    settings: &Settings,
+    entry: &Entry,
+    answer: Option<&Answer>,
+    site_url: Option<String>,
+) {
+    if !settings.follow.value {
+        return;
+    }
+    let date = answer
+        .and_then(|a| a.header("date"))
+        .and_then(crate::timestamp::parse_http)
+        .unwrap_or_else(store::now);
+    let dispatch_id = serde_json::from_str::<Value>(&entry.body)
+        .ok()
+        .and_then(|b| {
+            b["client_payload"]["dispatch_id"]
+                .as_str()
+                .map(str::to_string)
+        });
+    let run_id = answer.and_then(|a| {
+        let v: Value = serde_json::from_str(&a.body).ok()?;
+        v.get("workflow_run_id")?.as_u64()
+    });
+    let follow = Follow {
+        id: entry.id.clone(),
+        target: entry.target.clone(),
+        repository: entry.repository.clone(),
+        sha: entry.sha.clone(),
+        workflow: entry.workflow.clone(),
+        workflow_ref: entry.workflow_ref.clone(),
+        dispatch_id,
+        dispatched_at: date,
+        github_now: date,
+        recorded_ms: now_ms(),
+        deadline: store::now() + settings.follow_for.value,
+        next_poll: 0,
+        phase: Phase::Finding,
+        matched: run_id.map(|_| Match::RunDetails),
+        run_id,
+        runs: Vec::new(),
+        listed: Vec::new(),
+        outcome: None,
+        note: None,
+        site_url,
+        etags: serde_json::Map::new(),
+        announced_hook: false,
+        announced_notify: false,
+    };
+    if store.save_follow(&follow).is_err() {
+        store.log("error", Some(entry), "could not record the run to follow");
+    }
+}
+
+/// Whether any followed delivery has not ended.
+pub fn unfinished(store: &Store) -> bool {
+    store.follows().iter().any(|f| f.phase != Phase::Done)
+}
+
+/// When each record is next polled, and since when it was recorded, on this process's
+/// monotonic clock: a wall clock stepped back would stall polling, one stepped forward
+/// would end the settle window early. The persisted `next_poll` and `recorded_ms` seed
+/// them once, clamped.
+#[derive(Default)]
+struct Clock {
+    due: HashMap<String, Instant>,
+    since: HashMap<String, Instant>,
+}
+
+impl Clock {
+    /// When `follow` is next due.
+    fn due(&mut self, follow: &Follow) -> Instant {
+        *self.due.entry(follow.id.clone()).or_insert_with(|| {
+            let wait = follow.next_poll.saturating_sub(now_ms());
+            Instant::now() + Duration::from_millis(wait.min(MAX_PERSISTED_WAIT_MS))
+        })
+    }
+
+    /// `follow` is next due in `wait_ms`; persisted too, for a follower that resumes it.
+    fn set(&mut self, follow: &mut Follow, wait_ms: u64) {
+        self.due.insert(
+            follow.id.clone(),
+            Instant::now() + Duration::from_millis(wait_ms),
+        );
+        follow.next_poll = now_ms() + wait_ms;
+    }
+
+    /// Milliseconds since `follow` was recorded.
+    fn elapsed_ms(&mut self, follow: &Follow) -> u64 {
+        let since = *self.since.entry(follow.id.clone()).or_insert_with(|| {
+            let before = now_ms().saturating_sub(follow.recorded_ms).min(86_400_000);
+            let now = Instant::now();
+            now.checked_sub(Duration::from_millis(before))
+                .unwrap_or(now)
+        });
+        since.elapsed().as_millis() as u64
+    }
+}
+
+/// Follows every unfinished delivery to its end, unless another follower does; stops soon
+/// after `dispatch.follow` is set to false.
+pub fn run(store: &Store, settings: &Settings) -> Result<()> {
+    // `dispatch.follow = false`: no request, whatever is left on disk.
+    if !settings.follow.value {
+        return Ok(());
+    }
+    let Some(mut lock) = store.try_lock("follower")? else {
+        return Ok(());
+    };
+    let lock_path = store.lock_path("follower");
+    // Who follows, for `uninstall` (and a test) to stop it.
+    {
+        use std::io::Write;
+        let _ = lock.set_len(0);
+        let _ = write!(lock, "{}", std::process::id());
+    }
+    let api = Api::new(&settings.api_url.value, settings.timeout.value)?;
+    let poll_ms = poll(api.host()).as_millis() as u64;
+    // The binary's path as it is now: once an upgrade renames a new file over it,
+    // /proc/self/exe names the old one "(deleted)", but this path names the new one.
+    let exe = std::env::current_exe().ok();
+    let binary = exe.as_deref().and_then(life::binary_stamp);
+    store.log("follower-start", None, "following");
+    let _end = life::LogOnDrop(store, "follower-end");
+    // One token per owner for the whole follow: a tokenCommand is not run on every poll.
+    let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
+    let mut clock = Clock::default();
+    // A desktop notifier that cannot run is said once per follower, not per build.
+    let mut desktop_said = false;
+    let mut rounds: u64 = 0;
+    loop {
+        // Gone, or made anew under us (another follower may hold the new lock).
+        if !store.exists() || !life::still_ours(&lock, &lock_path) {
+            return Ok(());
+        }
+        rounds += 1;
+        if rounds.is_multiple_of(outcome::SLOW_POLLS) && !still_on() {
+            // Turned off meanwhile: "false" means no request at all; what is unfinished
+            // stays on disk, resumed if it is turned on again.
+            store.log(
+                "follower",
+                None,
+                "dispatch.follow is false; following stops",
+            );
+            let _ = lock.set_len(0);
+            return Ok(());
+        }
+        let now_stamp = exe.as_deref().and_then(life::binary_stamp);
+        if let (Some(exe), Some(_)) = (&exe, binary) {
+            if now_stamp != binary && now_stamp.is_some() {
+                // Upgraded under us: the new binary follows from disk; the lock is
+                // released first, so it finds it free.
+                store.log("follower", None, "binary replaced; handing over");
+                drop(lock);
+                life::start_detached_from(exe);
+                return Ok(());
+            }
+        }
+        let all = store.follows();
+        // Ended records someone asked to look at again (`watch`, `status --refresh`); a
+        // request for a record still followed, or gone, is moot.
+        let asked: BTreeSet<String> = store
+            .rechecks()
+            .into_iter()
+            .filter(|id| {
+                let ended = all.iter().any(|f| &f.id == id && f.phase == Phase::Done);
+                if !ended {
+                    store.clear_recheck(id);
+                }
+                ended
+            })
+            .collect();
+        if asked.is_empty() && all.iter().all(|f| f.phase == Phase::Done) {
+            store.trim_follows(KEEP);
+            // No pid left for `uninstall` to signal once we are gone; and a delivery
+            // recorded while we were leaving (its resume found the lock held) is taken up.
+            let _ = lock.set_len(0);
+            drop(lock);
+            if unfinished(store) || !store.rechecks().is_empty() {
+                resume(store, settings);
+            }
+            return Ok(());
+        }
+        let round = Round {
+            api: &api,
+            settings,
+            all: &all,
+            poll_ms,
+            // Someone watches on a terminal: the running job and step are read too.
+            watched: store.watched(),
+        };
+        // The next wake: the earliest poll due, and at most a poll away, when runs/ is read
+        // again for deliveries recorded meanwhile.
+        let mut next = Instant::now() + Duration::from_millis(poll_ms);
+        let open = |f: &&Follow| f.phase != Phase::Done || asked.contains(&f.id);
+        // Whether a record is left to poll after this round (else the next read of runs/
+        // finds them all ended, at once).
+        let mut open_left = false;
+        for mut follow in all.iter().filter(open).cloned() {
+            let ended_before = follow.phase == Phase::Done;
+            let due = clock.due(&follow);
+            if !ended_before && due > Instant::now() {
+                next = next.min(due);
+                open_left = true;
+                continue;
+            }
+            let state = tokens
+                .entry(follow.owner().to_string())
+                .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
+            if let Some(until) = state.paused_until() {
+                // This token's budget is left to dispatches, or GitHub asked to wait: no
+                // record on it is polled meanwhile. A request to look again cannot be met
+                // then: it is cleared, so `watch` and `status --refresh` do not wait.
+                if ended_before {
+                    store.clear_recheck(&follow.id);
+                    continue;
+                }
+                next = next.min(until);
+                open_left = true;
+                continue;
+            }
+            if ended_before {
+                // Asked to look again: only a re-run (or a run that ended after the bound)
+                // reopens it; saved once, under the hook's lock, then the request cleared.
+                if !outcome::look_again(&round, state, &mut follow) {
+                    store.clear_recheck(&follow.id);
+                    continue;
+                }
+                clock.set(&mut follow, 0);
+                let attempts: Vec<String> = follow
+                    .runs
+                    .iter()
+                    .map(|r| r.run_attempt.to_string())
+                    .collect();
+                store.log(
+                    "follower",
+                    None,
+                    &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
+                );
+            } else {
+                let elapsed = clock.elapsed_ms(&follow);
+                let wait = outcome::step(&round, state, &mut follow, elapsed);
+                clock.set(&mut follow, wait);
+                if follow.phase != Phase::Done && store::now() >= follow.deadline {
+                    // Past the bound (a laptop may have slept through it): that was the
+                    // last request.
+                    follow.outcome = Some(match follow.phase {
+                        Phase::Following => Outcome::StillRunning,
+                        _ => Outcome::NoRun,
+                    });
+                    follow.note = follow
+                        .note
+                        .map(|n| n.replacen("no run started yet", "no run started", 1));
+                    follow.phase = Phase::Done;
+                }
+            }
+            if !store.exists() {
+                return Ok(());
+            }
+            // Announced once per channel: the next push says every outcome that is not a
+            // success (nothing for one); a notification says either, at most once: marked
+            // said, in the one save that records the outcome, before it is said.
+            let done = follow.phase == Phase::Done;
+            let bad = follow.outcome.is_some_and(|o| !o.is_good());
+            let notify = done && !follow.announced_notify;
+            if done {
+                follow.announced_hook |= !bad;
+                follow.announced_notify = true;
+                if bad {
+                    // Marked before the outcome is saved: a kill between the two leaves a
+                    // mark with nothing to say (harmless), never an outcome unsaid.
+                    store.mark_unannounced();
+                }
+            }
+            // A reopened record is written under the lock the hook marks outcomes said with,
+            // so its older copy, read before, never overwrites this one.
+            let saved = if ended_before {
+                store.save_reopened(&follow)
+            } else {
+                store.save_follow(&follow)
+            };
+            if ended_before {
+                store.clear_recheck(&follow.id);
+            }
+            if let Err(err) = saved {
+                if !store.exists() {
+                    return Ok(());
+                }
+                return Err(err);
+            }
+            if !done {
+                next = next.min(clock.due(&follow));
+                open_left = true;
+                continue;
+            }
+            // The 20 newest ended ones are kept, whatever else is still followed.
+            store.trim_follows(KEEP);
+            if notify {
+                crate::notify::announce(store, settings, &follow, &mut desktop_said);
+            }
+            let outcome = follow.outcome.map_or("?", Outcome::as_str);
+            store.log(
+                "followed",
+                None,
+                &format!("{} {}: {outcome}", follow.id, follow.repository),
+            );
+        }
+        if !open_left {
+            // Every record ended this round: leave now, not a poll later.
+            continue;
+        }
+        std::thread::sleep(
+            next.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10)),
+        );
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
