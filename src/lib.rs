@@ -24,6 +24,7 @@ mod repo;
 mod say;
 mod shared;
 mod store;
+mod terminal;
 mod timestamp;
 mod tls;
 mod token;

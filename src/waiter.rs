@@ -191,8 +191,13 @@ pub fn confirm_pending(repo: &Repo, store: &Store, exited: Option<u32>) -> Resul
                         entry.id
                     ));
                 } else {
-                    entry.last_error =
-                        Some(format!("cannot tell yet whether the push landed: {why}"));
+                    let said = format!("cannot tell yet whether the push landed: {why}");
+                    // The same answer again changes nothing: neither saved nor logged, so a
+                    // `watch` that asks every few seconds does not churn the log.
+                    if entry.last_error.as_deref() == Some(said.as_str()) {
+                        continue;
+                    }
+                    entry.last_error = Some(said);
                 }
                 entry.updated = now;
                 store.save(&entry)?;

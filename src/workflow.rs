@@ -180,6 +180,54 @@ fn strip_comment(line: &str) -> String {
     line.to_string()
 }
 
+/// The `run-name` line the site's workflow needs so a run's title carries the dispatch's
+/// id (other events keep their own titles: an empty run-name is GitHub's default).
+pub const RUN_NAME_LINE: &str = "run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}";
+
+/// The title GitHub renders from `yaml`'s `run-name` line for a repository_dispatch of
+/// `action` carrying `id`, as far as it can be told without GitHub: each `${{ … }}` that
+/// names the id becomes it (through a `format('…', …)` of the event's action and the id,
+/// where there is one), any other expression nothing. `None` without the line, or when
+/// it names no id.
+pub fn run_name_title(yaml: &str, action: &str, id: &str) -> Option<String> {
+    let line = yaml
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("run-name:"))?;
+    if !line.contains("client_payload.dispatch_id") {
+        return None;
+    }
+    let mut rest = line.trim().trim_matches('"').trim_matches('\'');
+    let mut title = String::new();
+    while let Some(start) = rest.find("${{") {
+        title.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
+        let expr = &rest[start + 3..end.saturating_sub(2).max(start + 3)];
+        let value = |arg: &str| match arg.trim() {
+            "github.event.action" => action.to_string(),
+            a if a.ends_with("client_payload.dispatch_id") => id.to_string(),
+            _ => String::new(),
+        };
+        if let Some(f) = expr.find("format('") {
+            let (format, args) = expr[f + 8..]
+                .split_once('\'')
+                .unwrap_or((&expr[f + 8..], ""));
+            let args = args.trim_start_matches(',').split(')').next().unwrap_or("");
+            let mut text = format.to_string();
+            for (i, arg) in args.split(',').enumerate() {
+                text = text.replace(&format!("{{{i}}}"), &value(arg));
+            }
+            title.push_str(&text);
+        } else if expr.contains("client_payload.dispatch_id") {
+            title.push_str(id);
+        }
+        rest = &rest[end..];
+    }
+    title.push_str(rest);
+    Some(title.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +261,29 @@ mod tests {
         assert!(t.workflow_dispatch);
         assert!(triggers("on: repository_dispatch").accepts("anything"));
         assert!(!triggers("on: push").accepts("update"));
+    }
+
+    #[test]
+    fn a_run_name_line_renders_the_id_where_github_would() {
+        let readme = RUN_NAME_LINE;
+        assert_eq!(
+            run_name_title(readme, "update", "gd-1").as_deref(),
+            Some("update gd-1")
+        );
+        let parens = "run-name: \"update (${{ github.event.client_payload.dispatch_id }})\"";
+        assert_eq!(
+            run_name_title(parens, "update", "gd-1").as_deref(),
+            Some("update (gd-1)")
+        );
+        let glued = "run-name: update-${{ github.event.client_payload.dispatch_id }}";
+        assert_eq!(
+            run_name_title(glued, "update", "gd-1").as_deref(),
+            Some("update-gd-1")
+        );
+        assert_eq!(
+            run_name_title("run-name: Deploy ${{ github.sha }}", "update", "gd-1"),
+            None
+        );
+        assert_eq!(run_name_title("name: x", "update", "gd-1"), None);
     }
 }

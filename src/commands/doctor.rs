@@ -257,10 +257,6 @@ fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report
     }
 }
 
-/// The `run-name` line the site's workflow needs so a run's title carries the dispatch's
-/// id (other events keep their own titles: an empty run-name is GitHub's default).
-pub const RUN_NAME_LINE: &str = "run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}";
-
 /// Following the build: the token may read the site's Actions runs, and (for
 /// repository_dispatch) the workflow titles its runs with the dispatch's id.
 fn check_following(
@@ -278,8 +274,9 @@ fn check_following(
             "{name}: {path} puts the dispatch's id in its run's title (run-name), so its build is followed"
         )),
         Some((path, false)) => report.note(format!(
-            "{name}: {path} has no run-name line with the dispatch's id, so its build is matched \
-             by time only (and not at all when runs start together); add to it: {RUN_NAME_LINE}"
+            "{name}: {path} has no run-name line that puts the dispatch's id in its run's title \
+             as a word of its own, so its build is matched by time only (and not at all when runs start together); add to it: {}",
+            workflow::RUN_NAME_LINE
         )),
         None => {}
     }
@@ -413,9 +410,11 @@ fn check_repository_dispatch(
     for path in &files {
         let text = file_text(api, token, repository, branch, path)?;
         if workflow::triggers(&text).accepts(event) {
-            let has_id = text.lines().any(|l| {
-                l.trim_start().starts_with("run-name:") && l.contains("client_payload.dispatch_id")
-            });
+            // Rendered with a sample id and asked as the follower asks, so doctor and the
+            // follower cannot disagree on whether the id can be told in a title.
+            let sample = "gd-0123456789abcdef01";
+            let has_id = workflow::run_name_title(&text, event, sample)
+                .is_some_and(|title| crate::follow::matching::title_has_id(&title, sample));
             *titled = Some((path.clone(), has_id));
             return Ok(Ok(format!(
                 "{path} on {branch} runs on repository_dispatch ({event})"

@@ -38,7 +38,7 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     // With dispatch.follow = false no follower runs: what a record left from before last
     // said is not how its build stands now.
     let following = config.as_ref().map_or(true, |c| c.settings.follow.value);
-    let problem = !entries.is_empty() || latest_build_failed(&follows);
+    let problem = !entries.is_empty() || (following && latest_build_failed(&history, &follows));
     let mut out = std::io::stdout().lock();
     if as_json {
         let list: Vec<Value> = entries
@@ -192,22 +192,21 @@ fn look_again(store: &Store, config: &crate::config::Config) -> Result<()> {
     Ok(())
 }
 
-/// Whether the newest followed delivery of some target ended in a build that is not what
-/// the writer wanted (`status` then exits 1, like a failed send).
-fn latest_build_failed(follows: &BTreeMap<String, Follow>) -> bool {
-    let mut newest: BTreeMap<&str, &Follow> = BTreeMap::new();
-    for f in follows.values() {
-        match newest.get(f.target.as_str()) {
-            Some(kept) if (kept.dispatched_at, &kept.id) >= (f.dispatched_at, &f.id) => {}
-            _ => {
-                newest.insert(&f.target, f);
-            }
-        }
-    }
-    // Not knowing (cannot follow, not identified, still running) is not a failed build.
-    newest
-        .values()
-        .any(|f| f.outcome.is_some_and(Outcome::is_failed_build))
+/// Whether a target's newest delivery was followed to a build that failed (or started no
+/// run). An older record never speaks for a newer delivery: with `dispatch.follow` set to
+/// false no new records are written, and the last one left would otherwise stay "newest".
+fn latest_build_failed(history: &[store::Delivery], follows: &BTreeMap<String, Follow>) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    history
+        .iter()
+        .rev()
+        .filter(|d| seen.insert(d.target.as_str()))
+        // Not knowing (cannot follow, not identified, still running) is not a failed build.
+        .any(|d| {
+            follows
+                .get(&d.id)
+                .is_some_and(|f| f.outcome.is_some_and(Outcome::is_failed_build))
+        })
 }
 
 /// A followed delivery as `status --json` shows it: GitHub's own fields, our words.

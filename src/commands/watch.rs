@@ -21,6 +21,12 @@ use crate::store::{Delivery, Entry, State, Store};
 const TICK: Duration = Duration::from_millis(200);
 /// Reads in a row that must find nothing for a push before it "fired nothing".
 const NOTHING_READS: u32 = 3;
+/// How often (in ticks) `watch` asks whether pending pushes landed: each ask may run
+/// `git ls-remote` under a target's lock.
+const CONFIRM_TICKS: u64 = 15;
+/// A dispatch GitHub asked to wait for (`Retry-After`) this long at most is still pending:
+/// the waiter sends it then.
+const SHORT_WAIT: u64 = 90;
 
 /// What one target's latest push has come to, as `watch` sees it.
 enum Stage<'a> {
@@ -77,14 +83,17 @@ pub fn run(names: &[String]) -> Result<Code> {
     // as this watch renews its mark (every second; gone when it ends).
     let mut watching = (terminal && following).then(|| Watching::start(&store));
     let mut shown: Vec<String> = vec![String::new(); heads.len()];
-    let mut drawn = false;
+    let mut block = crate::terminal::Block::default();
     // A delivered entry leaves the store a moment before it enters the history: "nothing
     // dispatched" is final only once seen on several reads in a row.
     let mut nothing_seen = vec![0u32; heads.len()];
     let mut ticks: u64 = 0;
     loop {
-        // Confirm what can be, and keep a follower going for what was delivered.
-        let _ = crate::waiter::confirm_pending(&repo, &store, None);
+        // Confirm what can be (every few seconds), and keep a follower going for what was
+        // delivered.
+        if ticks.is_multiple_of(CONFIRM_TICKS) {
+            let _ = crate::waiter::confirm_pending(&repo, &store, None);
+        }
         // What is on disk, read once a tick for every target.
         // The requests to look again are read before the records: the follower saves a
         // reopened record before it clears its request, so none is missed between.
@@ -100,6 +109,11 @@ pub fn run(names: &[String]) -> Result<Code> {
         ticks += 1;
         if following && ticks.is_multiple_of(25) && !crate::follow::still_on() {
             following = false;
+            // Said above the block, which is drawn again below it.
+            if terminal {
+                block.erase(&mut std::io::stdout().lock())?;
+                shown = vec![String::new(); heads.len()];
+            }
             say::line("dispatch.follow is now false: only the delivery is watched");
         }
         if following {
@@ -117,14 +131,8 @@ pub fn run(names: &[String]) -> Result<Code> {
             .collect();
         if lines != shown {
             if terminal {
-                // One line per target, rewritten in place: up to the first, then each.
-                if drawn {
-                    write!(out, "\x1b[{}A", lines.len())?;
-                }
-                for line in &lines {
-                    writeln!(out, "\r\x1b[K{line}")?;
-                }
-                drawn = true;
+                // The block rewritten in place, each line fitted to the terminal's width.
+                block.draw(&mut out, &lines)?;
             } else {
                 for (line, before) in lines.iter().zip(&shown) {
                     if line != before {
@@ -223,8 +231,15 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: boo
         .iter()
         .find(|e| e.target == target.name && e.sha == head)
     {
+        let now = crate::store::now();
         return match (e.state, &e.last_error) {
             (State::Failed, why) => Stage::Failed(why.clone().unwrap_or_default()),
+            // GitHub asked to wait a little (`Retry-After`): the waiter sends it then.
+            (State::Confirmed, Some(_))
+                if e.next_attempt > now && e.next_attempt - now <= SHORT_WAIT =>
+            {
+                Stage::Pending
+            }
             // Kept to retry later (a 5xx, the network): nothing retries it before the next
             // push or `retry`, so watch says so and ends rather than wait.
             (State::Confirmed, Some(why)) => Stage::Failed(format!(

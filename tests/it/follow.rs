@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// The site's workflow with the `run-name` line the README gives: GitHub renders the
 /// dispatch's id into its run's title, and other events keep their own titles.
-const SITE_WORKFLOW: &str = "\
+pub(crate) const SITE_WORKFLOW: &str = "\
 name: Build site
 run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}
 on:
@@ -27,13 +27,17 @@ jobs:
 ";
 
 /// A clone that follows its dispatches to owner/site, whose workflow has the run-name line.
-fn following() -> (FakeGitHub, TestEnv) {
+pub(crate) fn following() -> (FakeGitHub, TestEnv) {
     following_with(SITE_WORKFLOW, None, &[])
 }
 
 /// A clone that follows its dispatches to owner/site, whose build.yml is `yaml` (taking
 /// workflow_dispatch with `inputs`), the target added with `add_args`.
-fn following_with(yaml: &str, inputs: Option<&[&str]>, add_args: &[&str]) -> (FakeGitHub, TestEnv) {
+pub(crate) fn following_with(
+    yaml: &str,
+    inputs: Option<&[&str]>,
+    add_args: &[&str],
+) -> (FakeGitHub, TestEnv) {
     let fake = FakeGitHub::start();
     fake.add_workflow("owner/site", "build.yml", yaml, inputs);
     let mut env = TestEnv::with_fake(&fake);
@@ -47,14 +51,14 @@ fn following_with(yaml: &str, inputs: Option<&[&str]>, add_args: &[&str]) -> (Fa
 }
 
 /// Pushes a post to main and returns its sha.
-fn push_post(env: &TestEnv, name: &str) -> String {
+pub(crate) fn push_post(env: &TestEnv, name: &str) -> String {
     let sha = env.commit(&env.clone, name, "post\n", "post");
     env.push_ok(&["origin", "main"]);
     sha
 }
 
 /// `status --json`'s `follow` object of the newest delivery, once it has an outcome.
-fn wait_outcome(env: &TestEnv) -> Value {
+pub(crate) fn wait_outcome(env: &TestEnv) -> Value {
     let status = env.wait_status(TIMEOUT, "a followed outcome", |s| {
         recent(s)
             .first()
@@ -103,7 +107,7 @@ fn follower_pid(env: &TestEnv, ready: impl Fn() -> bool) -> i32 {
     }
 }
 
-fn actions_requests(fake: &FakeGitHub) -> Vec<Request> {
+pub(crate) fn actions_requests(fake: &FakeGitHub) -> Vec<Request> {
     fake.requests()
         .into_iter()
         .filter(|r| r.path.contains("/actions/"))
@@ -381,7 +385,7 @@ fn follow_false_sends_no_id_and_no_request_after_the_dispatch() {
 }
 
 /// The seed's workflow: no `run-name` line, so the run's title carries no dispatch_id.
-const PLAIN_WORKFLOW: &str = "\
+pub(crate) const PLAIN_WORKFLOW: &str = "\
 name: Build site
 on:
   repository_dispatch:
@@ -1276,14 +1280,15 @@ fn watch_on_a_terminal_shows_the_job_and_step_a_build_is_at_and_only_then_reads_
     assert_eq!(status.code(), Some(0), "{screen:?}");
     assert!(
         screen.contains(": building for ")
-            && screen.contains(": build / Run astro build  https://"),
+            && screen.contains(": build / Run astro build\r\n  https://"),
         "{screen:?}"
     );
-    // One block rewritten in place, ending with the outcome.
-    assert!(screen.contains("\r\x1b[K"), "{screen:?}");
+    // One block rewritten in place (up over the rows drawn, cleared to the end of the
+    // screen), ending with the outcome.
+    assert!(screen.contains("\x1b[2A\r\x1b[J"), "{screen:?}");
     let last = screen
         .trim_end()
-        .rsplit("\x1b[K")
+        .rsplit("\x1b[J")
         .next()
         .unwrap_or_default();
     assert!(last.contains(": succeeded in "), "{screen:?}");

@@ -12,6 +12,7 @@ mod follow;
 mod install;
 mod install_sh;
 mod lfs;
+mod outcomes;
 mod push;
 mod regressions;
 mod secrets;

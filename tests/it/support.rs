@@ -199,6 +199,8 @@ struct FakeState {
     runs: Vec<FakeRun>,
     /// Whether the token may read Actions (403 with X-Accepted-GitHub-Permissions if not).
     actions_readable: bool,
+    /// What `GET /user` answers with (200: the user `writer`).
+    user_status: u16,
     /// Repositories' Actions settings: (enabled, readable by the token).
     actions_enabled: BTreeMap<String, (bool, bool)>,
     /// GitHub Pages sites, by repository: their `html_url`.
@@ -261,6 +263,7 @@ impl FakeGitHub {
             builds: BTreeMap::new(),
             runs: Vec::new(),
             actions_readable: true,
+            user_status: 200,
             actions_enabled: BTreeMap::new(),
             pages: BTreeMap::new(),
             extra_headers: Vec::new(),
@@ -703,7 +706,10 @@ fn route(
     }
     let parts = api_parts(path);
     match (method, parts.as_slice()) {
-        ("GET", ["user"]) => (200, json!({"login": "writer"}).to_string()),
+        ("GET", ["user"]) => match st.user_status {
+            200 => (200, json!({"login": "writer"}).to_string()),
+            status => (status, message(default_message(status))),
+        },
         ("GET", ["repos", owner, repo, "contents", ".github", "workflows"]) => {
             let full = format!("{owner}/{repo}");
             let files: Vec<Value> = st
@@ -2005,6 +2011,9 @@ pub struct Build {
     pub waiting: bool,
     /// GitHub delivers the event twice: an older twin run with this conclusion starts too.
     pub twin: Option<&'static str>,
+    /// For this long after it was created, `GET` of the run answers 404 (a replica behind
+    /// the write that returned it).
+    pub lost_ms: u64,
 }
 
 impl Default for Build {
@@ -2018,6 +2027,7 @@ impl Default for Build {
             failed: None,
             waiting: false,
             twin: None,
+            lost_ms: 0,
         }
     }
 }
@@ -2081,6 +2091,11 @@ impl FakeGitHub {
         st.limit = remaining;
         st.reset = (now_ms() + reset_in.as_millis() as u64).div_ceil(1000);
         st.reset
+    }
+
+    /// What `GET /user` answers from now on (a 500: GitHub cannot say for now).
+    pub fn set_user_status(&self, status: u16) {
+        self.lock().user_status = status;
     }
 
     /// Whether the token may read Actions (a private site needs Actions: read).
@@ -2207,8 +2222,9 @@ fn start_runs(
         // and dispatch_id in the title of a repository_dispatch run.
         let id = sent["client_payload"]["dispatch_id"].as_str();
         let title = match (event, id) {
-            ("repository_dispatch", Some(id)) if yaml.contains("client_payload.dispatch_id") => {
-                format!("{} {id}", sent["event_type"].as_str().unwrap_or(""))
+            ("repository_dispatch", Some(id)) => {
+                render_run_name(&yaml, sent["event_type"].as_str().unwrap_or(""), id)
+                    .unwrap_or_else(|| name.clone())
             }
             _ => name.clone(),
         };
@@ -2234,12 +2250,79 @@ fn start_runs(
     last
 }
 
+/// The title GitHub renders from a workflow's `run-name` line for a repository_dispatch of
+/// `action` carrying `id`: each `${{ … }}` naming the id becomes it (through a
+/// `format('…', …)` of the event's action and the id where there is one); `None` without
+/// the line or when it renders empty.
+fn render_run_name(yaml: &str, action: &str, id: &str) -> Option<String> {
+    let line = yaml
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("run-name:"))?;
+    let mut rest = line.trim().trim_matches('"').trim_matches('\'');
+    let mut out = String::new();
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
+        let expr = &rest[start + 3..end.saturating_sub(2).max(start + 3)];
+        let value = |arg: &str| match arg.trim() {
+            "github.event.action" => action.to_string(),
+            a if a.ends_with("client_payload.dispatch_id") => id.to_string(),
+            _ => String::new(),
+        };
+        if let Some(f) = expr.find("format('") {
+            let args = &expr[f + 8..];
+            let (fmt, args) = args.split_once('\'').unwrap_or((args, ""));
+            let args: Vec<String> = args
+                .trim_start_matches(',')
+                .split(')')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(value)
+                .collect();
+            let mut text = fmt.to_string();
+            for (i, a) in args.iter().enumerate() {
+                text = text.replace(&format!("{{{i}}}"), a);
+            }
+            out.push_str(&text);
+        } else if expr.contains("client_payload.dispatch_id") {
+            out.push_str(id);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
+}
+
+#[test]
+fn the_fake_renders_run_name_lines_as_github_would_for_a_dispatch() {
+    let readme = "run-name: ${{ github.event_name == 'repository_dispatch' && github.event.client_payload.dispatch_id && format('{0} {1}', github.event.action, github.event.client_payload.dispatch_id) || '' }}";
+    assert_eq!(
+        render_run_name(readme, "update", "gd-1").as_deref(),
+        Some("update gd-1")
+    );
+    let parens = "run-name: \"update (${{ github.event.client_payload.dispatch_id }})\"";
+    assert_eq!(
+        render_run_name(parens, "update", "gd-1").as_deref(),
+        Some("update (gd-1)")
+    );
+    assert_eq!(render_run_name("name: x", "update", "gd-1"), None);
+}
+
 fn run_json(run: &FakeRun, now: u64) -> (Value, String) {
     // Each attempt goes queued -> in_progress -> completed again from its own start.
     let elapsed = now.saturating_sub(run.attempt_ms);
     let b = &run.build;
     let (status, conclusion, updated) = if elapsed >= b.ends_ms {
-        ("completed", Some(b.conclusion), b.ends_ms)
+        // "": completed with a null conclusion, which GitHub's schema allows.
+        (
+            "completed",
+            Some(b.conclusion).filter(|c| !c.is_empty()),
+            b.ends_ms,
+        )
     } else if elapsed >= b.starts_ms {
         (
             if b.waiting { "waiting" } else { "in_progress" },
@@ -2385,6 +2468,7 @@ fn actions_get(
                 .runs
                 .iter()
                 .find(|r| r.repo == repo && r.id.to_string() == *id)
+                .filter(|r| now.saturating_sub(r.created_ms) >= r.build.lost_ms)
             else {
                 return (404, message("Not Found"));
             };

@@ -1,0 +1,283 @@
+//! What the follower says of a build is right in the setups writers have: each test is a
+//! defect that was seen, and fails without its fix.
+
+use crate::follow::{following_with, push_post, wait_outcome, PLAIN_WORKFLOW};
+use crate::support::*;
+
+/// A workflow whose `run-name` puts the dispatch's id in parentheses.
+const PARENS_WORKFLOW: &str = "\
+name: Build site
+run-name: \"update (${{ github.event.client_payload.dispatch_id }})\"
+on:
+  repository_dispatch:
+    types: [update]
+jobs: {}
+";
+
+#[test]
+fn an_id_in_parentheses_is_matched_by_id_and_doctor_says_so() {
+    let (fake, env) = following_with(PARENS_WORKFLOW, None, &[]);
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "dispatch_id", "{follow:#}");
+    assert!(follow["note"].is_null(), "{follow:#}");
+    let titles: Vec<String> = fake.runs().into_iter().map(|(_, t)| t).collect();
+    assert!(titles[0].starts_with("update (gd-"), "{titles:?}");
+
+    let report = stdout(&env.dispatch(&["doctor"]));
+    assert!(
+        report.contains(
+            "ok   site: .github/workflows/build.yml puts the dispatch's id in its run's title"
+        ),
+        "{report}"
+    );
+
+    // A title that glues the id to a word cannot be told apart: doctor says so, and the
+    // follower does not take it for an id.
+    let glued = PARENS_WORKFLOW.replace(
+        "\"update (${{ github.event.client_payload.dispatch_id }})\"",
+        "update-${{ github.event.client_payload.dispatch_id }}",
+    );
+    let (_fake, env) = following_with(&glued, None, &[]);
+    let report = stdout(&env.dispatch(&["doctor"]));
+    assert!(
+        report.contains("has no run-name line that puts the dispatch's id in its run's title"),
+        "{report}"
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["matched"], "time", "{follow:#}");
+}
+
+#[test]
+fn a_build_that_ends_before_the_list_settles_is_matched_by_time_on_the_unchanged_list() {
+    let (fake, env) = following_with(PLAIN_WORKFLOW, None, &[]);
+    // Shown, run and ended within the first polls: every settled read is a 304.
+    fake.set_build(
+        "owner/site",
+        Build {
+            appears_ms: 0,
+            starts_ms: 10,
+            ends_ms: 40,
+            ..Build::default()
+        },
+    );
+    let mut env = env;
+    env.set_var("GIT_DISPATCH_POLL_MS", "150");
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "time", "{follow:#}");
+    let lists: Vec<Request> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/actions/runs"))
+        .collect();
+    assert!(lists.iter().any(|r| r.status == 304), "{}", fake.describe());
+}
+
+#[test]
+fn without_a_definitive_user_no_run_is_matched_by_time() {
+    let (fake, env) = following_with(PLAIN_WORKFLOW, None, &[]);
+    // Our dispatch starts nothing; someone else's run starts then. GitHub cannot say whose
+    // the token is (a 500): that run must not be taken for ours.
+    fake.set_build(
+        "owner/site",
+        Build {
+            never: true,
+            ..Build::default()
+        },
+    );
+    fake.set_user_status(500);
+    env.git_ok(&env.clone, &["config", "dispatch.followFor", "3"]);
+    push_post(&env, "a.md");
+    fake.add_foreign_run("owner/site", "repository_dispatch", "Build site", "someone");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "no_run", "{follow:#}");
+    assert!(follow["runs"].as_array().unwrap().is_empty(), "{follow:#}");
+    // Asked again, not once for the follower's life.
+    let users = fake.requests().iter().filter(|r| r.path == "/user").count();
+    assert!(users >= 2, "{}", fake.describe());
+}
+
+#[test]
+fn a_run_github_returned_but_briefly_cannot_find_is_followed_not_cannot_follow() {
+    let (fake, env) = following_with(
+        "name: Build\non:\n  workflow_dispatch:\njobs: {}\n",
+        Some(&[]),
+        &["--workflow", "build.yml"],
+    );
+    fake.set_build(
+        "owner/site",
+        Build {
+            lost_ms: 400,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(follow["matched"], "run_details");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.contains("/actions/runs/") && r.status == 404),
+        "the run was lost for a while\n{}",
+        fake.describe()
+    );
+}
+
+#[test]
+fn a_completed_run_without_a_conclusion_is_no_success() {
+    let (fake, env) = crate::follow::following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "",
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "no_conclusion", "{follow:#}");
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 1, "watch on a build without a conclusion");
+}
+
+#[test]
+fn the_next_push_says_a_build_that_started_no_run_with_its_fix_once() {
+    let (fake, env) = crate::follow::following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            never: true,
+            ..Build::default()
+        },
+    );
+    env.git_ok(&env.clone, &["config", "dispatch.followFor", "2"]);
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "no_run", "{follow:#}");
+    fake.set_build("owner/site", Build::default());
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let out = env.push_ok(&["origin", "main"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("git-dispatch: the site build for owner/site: no run started: is the event in the workflow's `types`")
+            && said.contains("`git dispatch doctor` checks"),
+        "{said}"
+    );
+    // Once.
+    env.commit(&env.clone, "c.md", "c\n", "c");
+    let out = env.push_ok(&["origin", "main"]);
+    assert!(!stderr(&out).contains("no run started"), "{}", show(&out));
+}
+
+/// Runs `args` of git-dispatch in the clone inside tmux on an 80x24 terminal, as a writer
+/// would; the screen once it has exited, and its exit code.
+fn on_a_real_terminal(env: &TestEnv, args: &str) -> Option<(String, i32)> {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        skip("tmux is not installed (`apt-get install tmux`)", false);
+        return None;
+    }
+    let socket = env.home.join("tmux.sock");
+    let tmux = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new("tmux");
+        cmd.arg("-u")
+            .arg("-S")
+            .arg(&socket)
+            .arg("-f")
+            .arg("/dev/null");
+        cmd.args(extra);
+        env.apply_env(&mut cmd);
+        cmd.env("LC_ALL", "C.UTF-8").env("TERM", "xterm-256color");
+        cmd.output().expect("tmux runs")
+    };
+    let line = format!(
+        "{} {args}; echo EXIT=$?; sleep 60",
+        sh_quote(&built_bin().to_string_lossy())
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-c",
+        &env.clone.to_string_lossy(),
+        &line,
+    ]);
+    assert!(started.status.success(), "{}", show(&started));
+    let start = std::time::Instant::now();
+    let screen = loop {
+        let shown = tmux(&["capture-pane", "-p", "-t", "0"]);
+        let text = String::from_utf8_lossy(&shown.stdout).to_string();
+        if text.contains("EXIT=") {
+            break text;
+        }
+        assert!(start.elapsed() < TIMEOUT * 2, "watch did not end:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    tmux(&["kill-server"]);
+    let code = screen
+        .split("EXIT=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(-1);
+    Some((screen, code))
+}
+
+#[test]
+fn watch_on_an_80_column_terminal_leaves_no_old_text_behind() {
+    const LONG: &str = "owner/a-site-repository-with-a-name-long-enough-to-wrap";
+    let fake = FakeGitHub::start();
+    fake.add_repo(LONG);
+    fake.add_workflow(LONG, "build.yml", crate::follow::SITE_WORKFLOW, None);
+    fake.set_build(
+        LONG,
+        Build {
+            ends_ms: 3000,
+            ..Build::default()
+        },
+    );
+    let mut env = TestEnv::with_fake(&fake);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    env.dispatch_ok(&["add", LONG, "--name", "blog-site-with-a-long-name"]);
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    push_post(&env, "a.md");
+    let Some((screen, code)) = on_a_real_terminal(&env, "watch") else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    let rows: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The block as last drawn, then the shell's line: nothing of an earlier drawing. The
+    // run's URL is wider than the screen: whole, on rows of its own, wrapped by the terminal.
+    assert_eq!(rows.len(), 4, "{screen}");
+    assert!(
+        rows[0].starts_with("blog-site-with-a-long-name -> owner/")
+            && rows[0].contains('…')
+            && rows[0].contains(": succeeded in "),
+        "{screen}"
+    );
+    let url = format!("{}{}", rows[1], rows[2]);
+    assert!(
+        url.starts_with(&format!("  https://github.com/{LONG}/actions/runs/400")),
+        "{screen}"
+    );
+    assert!(rows[3].starts_with("EXIT=0"), "{screen}");
+    for row in &rows {
+        assert!(row.chars().count() <= 80, "{row:?}");
+        assert!(
+            !row.contains("looking for") && !row.contains("building for"),
+            "{screen}"
+        );
+    }
+}
