@@ -88,6 +88,7 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
         if let Err(why) = desktop(&title, &body, settings) {
             if !*desktop_said {
                 *desktop_said = true;
+                store.mark_notify_failed(&why);
                 store.log(
                     "error",
                     None,
@@ -98,6 +99,37 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
             }
         }
     }
+}
+
+/// Whether the OS's own notifier can run here (for `doctor`): why not, with the fix.
+pub fn desktop_ready() -> Result<&'static str, String> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(dir.join(program))
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+        })
+    };
+    if cfg!(target_os = "macos") {
+        return if on_path("osascript") {
+            Ok("osascript")
+        } else {
+            Err("osascript is not on PATH".into())
+        };
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return Err(
+            "no session bus here (DBUS_SESSION_BUS_ADDRESS is not set: a remote or \
+                    headless session)"
+                .into(),
+        );
+    }
+    if !on_path("notify-send") {
+        return Err("notify-send is not on PATH (Debian/Ubuntu: libnotify-bin)".into());
+    }
+    Ok("notify-send")
 }
 
 /// The OS's own notifier: notify-send with a session bus, osascript on macOS. The title

@@ -661,6 +661,21 @@ impl Store {
     pub fn set_reported(&self, time: u64) -> Result<()> {
         write_atomic(&self.dir.join("reported"), time.to_string().as_bytes())
     }
+
+    /// Keeps why a desktop notification could not be shown, for `status` to say once.
+    pub fn mark_notify_failed(&self, why: &str) {
+        if self.exists() {
+            let _ = write_atomic(&self.dir.join("notify-failed"), why.as_bytes());
+        }
+    }
+
+    /// Why a desktop notification could not be shown, if one could not since last asked.
+    pub fn take_notify_failed(&self) -> Option<String> {
+        let path = self.dir.join("notify-failed");
+        let why = fs::read_to_string(&path).ok()?;
+        let _ = fs::remove_file(&path);
+        Some(crate::say::shorten(&crate::say::one_line(&why), 200))
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old

@@ -71,6 +71,15 @@ pub fn run() -> Result<Code> {
     if config.targets.is_empty() {
         report.fail("no targets; add one with `git dispatch add owner/site`");
     }
+    if config.settings.notify.value.as_deref() == Some("desktop") {
+        match crate::notify::desktop_ready() {
+            Ok(program) => report.ok(format!("dispatch.notify = desktop: {program} can run here")),
+            Err(why) => report.fail(format!(
+                "dispatch.notify = desktop cannot notify: {why}; run git-dispatch where the \
+                 desktop session is, or set dispatch.notifyCommand"
+            )),
+        }
+    }
     match Api::new(
         &config.settings.api_url.value,
         config.settings.timeout.value,

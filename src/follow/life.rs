@@ -10,9 +10,16 @@ use crate::store::Store;
 /// Whether `dispatch.follow` is still true, the repository opened again to read the config
 /// as it is now (one that cannot be read now does not stop a follow under way).
 pub fn still_on() -> bool {
+    settings_now().is_none_or(|s| s.follow.value)
+}
+
+/// The settings as the config says now (the repository opened again); `None` when it
+/// cannot be read.
+pub(super) fn settings_now() -> Option<Settings> {
     crate::repo::Repo::discover()
         .and_then(|repo| crate::config::Config::load(&repo))
-        .map_or(true, |c| c.settings.follow.value)
+        .ok()
+        .map(|c| c.settings)
 }
 
 /// Starts a follower in the background (`git-dispatch hook follow`, its own session):

@@ -371,6 +371,9 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             // The 20 newest ended ones are kept, whatever else is still followed.
             store.trim_follows(KEEP);
             if notify {
+                // Settings as they are now: a `notify` set after the follower started counts.
+                let now = life::settings_now();
+                let settings = now.as_ref().unwrap_or(settings);
                 crate::notify::announce(store, settings, &follow, &mut desktop_said);
             }
             let outcome = follow.outcome.map_or("?", Outcome::as_str);

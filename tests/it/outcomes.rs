@@ -281,3 +281,135 @@ fn watch_on_an_80_column_terminal_leaves_no_old_text_behind() {
         );
     }
 }
+
+#[test]
+fn watch_on_a_terminal_shows_the_step_of_a_build_shorter_than_the_settle_window() {
+    let (fake, mut env) = crate::follow::following();
+    // 1.4 s of building, all of it inside the list's settle window (6 polls of 250 ms).
+    fake.set_build(
+        "owner/site",
+        Build {
+            starts_ms: 100,
+            ends_ms: 1500,
+            ..Build::default()
+        },
+    );
+    env.set_var("GIT_DISPATCH_POLL_MS", "250");
+    push_post(&env, "a.md");
+    let (status, screen) = run_on_terminal(&mut env.dispatch_cmd(&["watch"]), TIMEOUT);
+    assert_eq!(status.code(), Some(0), "{screen:?}");
+    assert!(screen.contains(": build / Run astro build"), "{screen:?}");
+}
+
+#[test]
+fn with_following_turned_off_an_old_failed_build_is_no_status_failure() {
+    let (fake, env) = crate::follow::following();
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro build"))),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "failure");
+    assert_exit(&env.dispatch(&["status"]), 1, "the newest build failed");
+
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "false"]);
+    fake.set_build("owner/site", Build::default());
+    push_post(&env, "b.md");
+    env.wait_dispatched(&fake, 2);
+    env.wait_idle(TIMEOUT);
+    let out = env.dispatch(&["status"]);
+    assert_exit(
+        &out,
+        0,
+        "nothing pending, and the newest delivery was not followed",
+    );
+}
+
+#[test]
+fn desktop_notifications_are_checked_by_doctor_and_one_that_failed_is_said_once() {
+    let (_fake, mut env) = crate::follow::following();
+    env.git_ok(&env.clone, &["config", "dispatch.notify", "desktop"]);
+    if cfg!(target_os = "linux") {
+        // No session bus (ssh, a headless box): doctor says so with the fix, and the one
+        // notification that could not be shown is said by the next `status`, once.
+        env.remove_var("DBUS_SESSION_BUS_ADDRESS");
+        let report = stdout(&env.dispatch(&["doctor"]));
+        assert!(
+            report.contains("FAIL dispatch.notify = desktop cannot notify: no session bus")
+                && report.contains("dispatch.notifyCommand"),
+            "{report}"
+        );
+        push_post(&env, "a.md");
+        wait_outcome(&env);
+        // The notification is tried a moment after the outcome is saved.
+        let start = std::time::Instant::now();
+        loop {
+            let first = env.dispatch(&["status"]);
+            if stderr(&first).contains("dispatch.notify = desktop could not notify: no session bus")
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "{}\n{}",
+                show(&first),
+                std::fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl"))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let second = env.dispatch(&["status"]);
+        assert!(
+            !stderr(&second).contains("could not notify"),
+            "{}",
+            show(&second)
+        );
+    }
+    // The OS's notifier, stood in for by a script that keeps what it was run with.
+    let bin = env.home.join("notifier-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let program = if cfg!(target_os = "macos") {
+        "osascript"
+    } else {
+        "notify-send"
+    };
+    let kept = env.home.join("notified");
+    write_script(
+        &bin.join(program),
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n",
+            sh_quote(&kept.to_string_lossy())
+        ),
+    );
+    let path =
+        std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&env.path)))
+            .unwrap();
+    env.set_var("PATH", &path);
+    env.set_var("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
+    let report = stdout(&env.dispatch(&["doctor"]));
+    assert!(
+        report.contains(&format!(
+            "ok   dispatch.notify = desktop: {program} can run here"
+        )),
+        "{report}"
+    );
+    push_post(&env, "b.md");
+    let start = std::time::Instant::now();
+    let said = loop {
+        if let Ok(text) = std::fs::read_to_string(&kept) {
+            break text;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no notification\n{}",
+            std::fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(said.contains("owner/site is built"), "{said}");
+    assert!(said.contains("succeeded in"), "{said}");
+}

@@ -1360,7 +1360,7 @@ pub struct TestEnv {
     pub remote: PathBuf,
     pub clone: PathBuf,
     pub home: PathBuf,
-    path: OsString,
+    pub path: OsString,
     token: Option<String>,
     api_url: Option<String>,
     /// Extra variables for every command; `None` removes the variable.
