@@ -43,7 +43,10 @@ impl Answer {
                 .find("<title>")
                 .and_then(|start| {
                     let rest = &self.body[start + 7..];
-                    rest.find("</").map(|end| rest[..end].trim().to_string())
+                    // A proxy's or an Enterprise error page's words: no escape sequence of
+                    // theirs reaches a terminal.
+                    rest.find("</")
+                        .map(|end| crate::say::one_line(&rest[..end]))
                 })
                 .filter(|t| !t.is_empty());
             return match title {
@@ -173,6 +176,7 @@ pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
         403 => {
             let mut reason = format!("403 {message}: the token may not dispatch to {repository}");
             if let Some(needed) = answer.header("x-accepted-github-permissions") {
+                let needed = crate::say::shorten(&crate::say::one_line(needed), 80);
                 reason.push_str(&format!("; it needs {needed}"));
             } else {
                 reason.push_str("; give it Contents: read and write on that repository");
@@ -320,6 +324,15 @@ mod tests {
             "o/r",
         ));
         assert!(reason.contains("contents=write"));
+        let reason = refused(judge(
+            &answer(
+                403,
+                &[("x-accepted-github-permissions", "actions=read\u{1b}[31m")],
+                "",
+            ),
+            "o/r",
+        ));
+        assert!(!reason.contains('\u{1b}'), "{reason:?}");
         assert!(refused(judge(&answer(404, &[], ""), "o/r")).contains("o/r"));
     }
 
@@ -336,6 +349,11 @@ mod tests {
             "an HTML page (502 Bad Gateway)"
         );
         assert_eq!(a("").message(), "no message");
+        // An error page's escape sequences never reach a terminal.
+        assert_eq!(
+            a("<html><title>\u{1b}[2J\u{1b}]0;pwned\u{7}Proxy error</title></html>").message(),
+            "an HTML page ([2J ]0;pwned Proxy error)"
+        );
         assert_eq!(
             a(r#"{"message":"Invalid request.\n\nNo more than 10 properties are allowed."}"#)
                 .message(),
