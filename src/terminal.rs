@@ -10,6 +10,8 @@ use std::io::Write;
 pub struct Block {
     /// The lines last drawn, as written (each at most the width then).
     drawn: Vec<String>,
+    /// The width they were fitted to.
+    cols: usize,
 }
 
 impl Block {
@@ -26,7 +28,14 @@ impl Block {
         out.write_all(text.as_bytes())?;
         out.flush()?;
         self.drawn = fitted;
+        self.cols = cols;
         Ok(())
+    }
+
+    /// Whether the terminal's width changed since the last draw (a resize): the block is
+    /// then drawn again at once, not at its next change.
+    pub fn resized(&self) -> bool {
+        !self.drawn.is_empty() && self.cols != width()
     }
 
     /// Erases what was drawn, so that a line written next (a notice on stderr) stands
@@ -79,7 +88,7 @@ pub fn fit(line: &str, cols: usize) -> Vec<String> {
     for word in line.split(' ').filter(|w| !w.is_empty()) {
         if word.starts_with("https://") || word.starts_with("http://") {
             if !words.is_empty() {
-                out.push(cut_middle(&words, cols));
+                out.push(cut(&words, cols));
                 words.clear();
             }
             out.push(format!("  {word}"));
@@ -91,13 +100,26 @@ pub fn fit(line: &str, cols: usize) -> Vec<String> {
         }
     }
     if !words.is_empty() {
-        out.push(cut_middle(&words, cols));
+        out.push(cut(&words, cols));
     }
     out
 }
 
-/// `text` cut to `cols` characters by an ellipsis in its middle: the target's name and the
-/// end of what is said both stay.
+/// `text` cut to `cols` characters. A line says `<target -> repo sha>: <how it stands>`:
+/// the part before the first `: ` is cut in its middle first, so the state is read whole;
+/// only when that leaves too little of the target is the whole line cut in its middle.
+fn cut(text: &str, cols: usize) -> String {
+    if let Some((head, tail)) = text.split_once(": ") {
+        let room = cols.saturating_sub(tail.chars().count() + 2);
+        if room >= 16 {
+            return format!("{}: {tail}", cut_middle(head, room));
+        }
+    }
+    cut_middle(text, cols)
+}
+
+/// `text` cut to `cols` characters by an ellipsis in its middle: its start and its end
+/// both stay.
 fn cut_middle(text: &str, cols: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() <= cols {
@@ -125,7 +147,18 @@ mod tests {
             rows[1],
             "  https://github.com/owner/a-rather-long-site-name/actions/runs/9000"
         );
-        assert!(rows[0].contains('…'), "{rows:?}");
+        // The target's name and the sha stay, cut between; the state is whole.
+        assert_eq!(
+            rows[0],
+            "site -> owner/a-r…site-name 3f2a9c1: building for 1m12s: build / Run astro build"
+        );
+        assert_eq!(rows[0].chars().count(), 80);
+        // Too little room for the target beside the state: the line is cut in its middle.
+        let narrow = fit(
+            "site -> owner/s 3f2a9c1: failed: a job name far too long to fit in",
+            40,
+        );
+        assert_eq!(narrow, vec!["site -> owner/s 3f2…r too long to fit in"]);
         assert!(rows.iter().all(|r| r.chars().count() <= 80), "{rows:?}");
         assert!(rows[0].starts_with("site -> owner/") && rows[0].ends_with("Run astro build"));
         assert_eq!(fit("short", 80), vec!["short"]);
@@ -138,6 +171,7 @@ mod tests {
         assert_eq!(rows(&"x".repeat(81), 80), 2);
         let mut block = Block {
             drawn: vec!["a".into(), "x".repeat(100)],
+            cols: 80,
         };
         assert_eq!(block.erase_text(80), "\x1b[3A\r\x1b[J");
         let mut out = Vec::new();

@@ -129,7 +129,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             .zip(&stages)
             .map(|((target, head), stage)| describe(target, head.as_deref(), stage))
             .collect();
-        if lines != shown {
+        if lines != shown || (terminal && block.resized()) {
             if terminal {
                 // The block rewritten in place, each line fitted to the terminal's width.
                 block.draw(&mut out, &lines)?;
