@@ -104,12 +104,8 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
 /// Whether the OS's own notifier can run here (for `doctor`): why not, with the fix.
 pub fn desktop_ready() -> Result<&'static str, String> {
     let on_path = |program: &str| {
-        std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::metadata(dir.join(program))
-                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
+        std::env::var_os(crate::env::PATH).is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| crate::install::runnable(&dir.join(program)))
         })
     };
     if cfg!(target_os = "macos") {
@@ -135,6 +131,8 @@ pub fn desktop_ready() -> Result<&'static str, String> {
 /// The OS's own notifier: notify-send with a session bus, osascript on macOS. The title
 /// and body are arguments, never part of a script.
 fn desktop(title: &str, body: &str, settings: &Settings) -> Result<(), String> {
+    // The same check as doctor's, so the reason logged is the one doctor gives.
+    desktop_ready()?;
     let mut command = if cfg!(target_os = "macos") {
         let mut c = Command::new("osascript");
         c.args([
@@ -149,9 +147,6 @@ fn desktop(title: &str, body: &str, settings: &Settings) -> Result<(), String> {
         ]);
         c
     } else {
-        if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-            return Err("no session bus (DBUS_SESSION_BUS_ADDRESS) for notify-send".into());
-        }
         let mut c = Command::new("notify-send");
         c.args(["--app-name=git-dispatch", "--", title, body]);
         c

@@ -41,10 +41,12 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     let problem = !entries.is_empty() || (following && latest_build_failed(&history, &follows));
     // Said once, to a person (`--json` is for scripts): a desktop notification that could
     // not be shown.
-    if let Some(why) = (!as_json).then(|| store.take_notify_failed()).flatten() {
-        say::line(&format!(
-            "dispatch.notify = desktop could not notify: {why}; `git dispatch doctor` checks"
-        ));
+    if !as_json {
+        if let Some(why) = store.take_notify_failed() {
+            say::line(&format!(
+                "dispatch.notify = desktop could not notify: {why}; `git dispatch doctor` checks"
+            ));
+        }
     }
     let mut out = std::io::stdout().lock();
     if as_json {

@@ -323,9 +323,10 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                         Phase::Following => Outcome::StillRunning,
                         _ => Outcome::NoRun,
                     });
-                    follow.note = follow
-                        .note
-                        .map(|n| n.replacen("no run started yet", "no run started", 1));
+                    // The provisional "no run started yet" is now final.
+                    if follow.note == Some(outcome::no_run_note(true)) {
+                        follow.note = Some(outcome::no_run_note(false));
+                    }
                     follow.phase = Phase::Done;
                 }
             }

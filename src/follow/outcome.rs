@@ -23,6 +23,15 @@ const CREATED_MARGIN: u64 = 60;
 const NAMED_RUN_404_MS: u64 = 30_000;
 /// Pages of a jobs list read for the failed job (100 jobs a page).
 const JOB_PAGES: usize = 10;
+/// Why no run may have started, and what checks it.
+const NO_RUN_CAUSES: &str = "is the event in the workflow's `types`, is the workflow on the \
+                             default branch, are Actions enabled? (`git dispatch doctor` checks)";
+
+/// The note of a delivery whose run has not started: provisional (`yet`) until the bound.
+pub fn no_run_note(yet: bool) -> String {
+    let yet = if yet { " yet" } else { "" };
+    format!("no run started{yet}: {NO_RUN_CAUSES}")
+}
 
 /// What every record's round shares.
 pub struct Round<'a> {
@@ -81,12 +90,9 @@ pub fn step(round: &Round, tokens: &mut TokenState, follow: &mut Follow, elapsed
         status,
     } = failed;
     match failure {
-        Failure::Later {
-            after, at_least, ..
-        } => {
-            // GitHub's time, else (a secondary rate limit) at least a minute.
-            (after.unwrap_or(0).max(at_least) * 1000).max(poll)
-        }
+        // A wait GitHub asked for (Retry-After, a rate limit) pauses the whole token in the
+        // client; a 5xx or the network is asked again a poll later.
+        Failure::Later { .. } => poll,
         // GitHub named this run (with the dispatch, or in a list): a 404 right after is a
         // replica that has not seen it yet.
         Failure::Refused { .. }
@@ -94,15 +100,14 @@ pub fn step(round: &Round, tokens: &mut TokenState, follow: &mut Follow, elapsed
         {
             poll
         }
+        // It was read before, with this token: the run is gone, not out of reach.
         Failure::Refused { .. } if status == Some(404) && !follow.runs.is_empty() => {
-            // It was read before, with this token: the run is gone, not out of reach.
-            follow.note = Some(format!(
-                "cannot follow: GitHub no longer finds run {} (deleted?); the delivery stands",
-                follow.runs[0].id
-            ));
-            follow.outcome = Some(Outcome::CannotFollow);
-            follow.phase = Phase::Done;
-            poll
+            let id = follow.runs[0].id;
+            cannot_follow(
+                follow,
+                format!("cannot follow: GitHub no longer finds run {id} (deleted?); the delivery stands"),
+                poll,
+            )
         }
         Failure::Refused { reason } if status == Some(401) => {
             if !tokens.reread {
@@ -115,29 +120,33 @@ pub fn step(round: &Round, tokens: &mut TokenState, follow: &mut Follow, elapsed
                     return poll;
                 }
             }
-            follow.note = Some(format!(
+            let note = format!(
                 "cannot follow: the token was refused ({}); the delivery stands; make a new \
                  token and run `git dispatch login`",
                 crate::say::shorten(&crate::say::one_line(&reason), 120)
-            ));
-            follow.outcome = Some(Outcome::CannotFollow);
-            follow.phase = Phase::Done;
-            poll
+            );
+            cannot_follow(follow, note, poll)
         }
         Failure::Refused { reason } => {
             let needs = needed.unwrap_or_else(|| "actions=read".to_string());
             let reason = crate::say::one_line(&reason);
-            follow.note = Some(format!(
+            let note = format!(
                 "cannot follow the run: {} ({needs}); give the token Actions: read on {}, or \
                  `git config dispatch.follow false`",
                 crate::say::shorten(reason.split(':').next().unwrap_or(&reason), 120),
                 follow.repository
-            ));
-            follow.outcome = Some(Outcome::CannotFollow);
-            follow.phase = Phase::Done;
-            poll
+            );
+            cannot_follow(follow, note, poll)
         }
     }
+}
+
+/// Ends following with `cannot_follow` and why; nothing is asked again. Returns `wait`.
+fn cannot_follow(follow: &mut Follow, note: String, wait: u64) -> u64 {
+    follow.note = Some(note);
+    follow.outcome = Some(Outcome::CannotFollow);
+    follow.phase = Phase::Done;
+    wait
 }
 
 /// Whether GitHub has named a run for this delivery (returned with it, or listed).
@@ -279,16 +288,22 @@ fn time_note(follow: &Follow) -> Option<String> {
 /// it still runs.
 fn carry_current(before: &[Run], runs: Vec<Run>) -> Vec<Run> {
     runs.into_iter()
-        .map(|mut run| {
-            if !run.completed() {
-                run.current = before
-                    .iter()
-                    .find(|b| b.id == run.id && b.run_attempt == run.run_attempt)
-                    .and_then(|b| b.current.clone());
-            }
-            run
+        .map(|run| {
+            let was = before.iter().find(|b| b.id == run.id);
+            with_current(run, was)
         })
         .collect()
+}
+
+/// `run` as read now, keeping the job and step `before` last read for the same attempt
+/// while it still runs (a jobs answer of 304 says nothing new).
+fn with_current(mut run: Run, before: Option<&Run>) -> Run {
+    if !run.completed() {
+        run.current = before
+            .filter(|b| b.run_attempt == run.run_attempt)
+            .and_then(|b| b.current.clone());
+    }
+    run
 }
 
 /// No run (yet): after two minutes say so, provisionally, and look less often.
@@ -297,11 +312,7 @@ fn waited(follow: &mut Follow, poll: u64, elapsed_ms: u64) -> u64 {
     if waited_ms.max(elapsed_ms) < NO_RUN_AFTER_POLLS * poll {
         return poll;
     }
-    follow.note = Some(
-        "no run started yet: is the event in the workflow's `types`, is the workflow on the \
-         default branch, are Actions enabled? (`git dispatch doctor` checks)"
-            .to_string(),
-    );
+    follow.note = Some(no_run_note(true));
     SLOW_POLLS * poll
 }
 
@@ -319,9 +330,7 @@ fn track(client: &Client, round: &Round, follow: &mut Follow) -> Step<()> {
                 // An answer that is not a run is not kept: the next poll reads it whole.
                 if let Some(run) = Run::from_github(&v) {
                     tag.keep(follow);
-                    let before = follow.runs[i].clone();
-                    follow.runs[i] =
-                        carry_current(std::slice::from_ref(&before), vec![run]).remove(0);
+                    follow.runs[i] = with_current(run, Some(&follow.runs[i]));
                 }
             }
             Got::NotModified => {}
