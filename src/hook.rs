@@ -221,6 +221,21 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         }
     }
 
+    if !config.targets.is_empty() && !updates.is_empty() {
+        let mut fired: Vec<String> = recorded.iter().map(|e| e.target.clone()).collect();
+        fired.dedup();
+        store.note_push(&crate::store::LastPush {
+            branches: updates
+                .iter()
+                .map(|u| {
+                    let r = &u.remote_ref;
+                    r.strip_prefix("refs/heads/").unwrap_or(r).to_string()
+                })
+                .collect(),
+            fired,
+            at: crate::store::now(),
+        });
+    }
     let now = crate::store::now();
     if when == When::PrePush {
         // Earlier pushes whose retry is due go out in the background, as in after-push mode.

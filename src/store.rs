@@ -662,6 +662,37 @@ impl Store {
         write_atomic(&self.dir.join("reported"), time.to_string().as_bytes())
     }
 
+    /// Remembers what the latest push was and which targets it fired, for `watch`: a push of
+    /// a draft branch must not be taken for the latest build's push. Not fsynced: a hint.
+    pub fn note_push(&self, push: &LastPush) {
+        let body = json!({ "branches": push.branches, "fired": push.fired, "at": push.at });
+        let _ = write_file(
+            &self.dir.join("last-push"),
+            body.to_string().as_bytes(),
+            false,
+        );
+    }
+
+    /// The latest push the hook saw in this clone, if one was noted.
+    pub fn last_push(&self) -> Option<LastPush> {
+        let v: Value = serde_json::from_slice(&fs::read(self.dir.join("last-push")).ok()?).ok()?;
+        let strings = |key: &str| -> Vec<String> {
+            v.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(LastPush {
+            branches: strings("branches"),
+            fired: strings("fired"),
+            at: v.get("at")?.as_u64()?,
+        })
+    }
+
     /// Keeps why a desktop notification could not be shown, for `status` to say once.
     pub fn mark_notify_failed(&self, why: &str) {
         if self.exists() {
@@ -676,6 +707,17 @@ impl Store {
         let _ = fs::remove_file(&path);
         Some(crate::say::shorten(&crate::say::one_line(&why), 200))
     }
+}
+
+/// The latest push the hook saw: what it pushed and which targets it fired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LastPush {
+    /// The remote refs pushed, short (`draft`, `main`), deletions included.
+    pub branches: Vec<String>,
+    /// The names of the targets it recorded a dispatch for.
+    pub fired: Vec<String>,
+    /// Unix time of the push.
+    pub at: u64,
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old

@@ -38,6 +38,9 @@ enum Stage<'a> {
     Failed(String),
     /// Delivered; the record of its run(s), once there is one.
     Delivered(Option<&'a Follow>),
+    /// The latest push (of these branches) fired nothing for it; its latest build is shown
+    /// as it stands, not waited for.
+    Elsewhere(String, Box<Stage<'a>>),
 }
 
 /// `watch [<name>…]`.
@@ -46,6 +49,8 @@ pub fn run(names: &[String]) -> Result<Code> {
     let config = Config::load(&repo)?;
     let store = Store::new(repo.common_dir());
     let targets = config.select(names)?;
+    // The push `watch` follows is the latest one the hook saw, not the branch's last build.
+    let last_push = store.last_push();
     let mut following = config.settings.follow.value;
     if !following {
         say::line("dispatch.follow is false: only the delivery is watched");
@@ -121,7 +126,25 @@ pub fn run(names: &[String]) -> Result<Code> {
         }
         let stages: Vec<Stage> = heads
             .iter()
-            .map(|(t, head)| stage(&seen, t, head.as_deref(), following))
+            .map(|(t, head)| {
+                let latest = stage(&seen, t, head.as_deref(), following);
+                // A dispatch since (`send`, a retry) is what is watched.
+                let since = |push: &crate::store::LastPush| {
+                    seen.entries
+                        .iter()
+                        .any(|e| e.target == t.name && e.created > push.at)
+                        || seen
+                            .history
+                            .iter()
+                            .any(|d| d.target == t.name && d.delivered > push.at)
+                };
+                match &last_push {
+                    Some(push) if !push.fired.contains(&t.name) && !since(push) => {
+                        Stage::Elsewhere(push.branches.join(", "), Box::new(latest))
+                    }
+                    _ => latest,
+                }
+            })
             .collect();
         let mut out = std::io::stdout().lock();
         let lines: Vec<String> = heads
@@ -157,12 +180,15 @@ pub fn run(names: &[String]) -> Result<Code> {
             .all(|(seen, s)| !matches!(s, Stage::Nothing) || *seen >= NOTHING_READS);
         if settled && stages.iter().all(|s| finished(s, &seen.rechecks)) {
             let good = stages.iter().all(|s| match s {
-                Stage::Nothing => true,
+                Stage::Nothing | Stage::Elsewhere(..) => true,
                 Stage::Delivered(None) => !following,
                 Stage::Delivered(Some(f)) => f.outcome.is_some_and(|o| o.is_good()),
                 Stage::Failed(_) | Stage::Pending => false,
             });
-            if stages.iter().all(|s| matches!(s, Stage::Nothing)) {
+            if stages
+                .iter()
+                .all(|s| matches!(s, Stage::Nothing | Stage::Elsewhere(..)))
+            {
                 say::line("the latest push fired nothing to watch");
             }
             return Ok(Code::report_if(!good));
@@ -206,7 +232,7 @@ impl Drop for Watching<'_> {
 
 fn finished(stage: &Stage, rechecks: &BTreeSet<String>) -> bool {
     match stage {
-        Stage::Nothing | Stage::Failed(_) => true,
+        Stage::Nothing | Stage::Failed(_) | Stage::Elsewhere(..) => true,
         Stage::Pending => false,
         Stage::Delivered(None) => true,
         // Asked to look again for a re-run: not until the follower has.
@@ -277,11 +303,26 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: boo
 fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
     let short = head.map_or("-", |h| h.get(..7).unwrap_or(h));
     let what = format!("{} -> {} {short}", target.name, target.repository.value);
+    format!("{what}: {}", words(stage, &target.branches.value[0]))
+}
+
+/// A stage in words, after the line's `target -> repo sha: `.
+fn words(stage: &Stage, branch: &str) -> String {
     match stage {
-        Stage::Nothing => format!("{what}: nothing dispatched for this push"),
-        Stage::Pending => format!("{what}: not delivered yet"),
-        Stage::Failed(why) => format!("{what}: dispatch failed: {}", say::one_line(why)),
-        Stage::Delivered(None) => format!("{what}: delivered"),
+        Stage::Nothing => "nothing dispatched for this push".to_string(),
+        Stage::Pending => "not delivered yet".to_string(),
+        Stage::Failed(why) => format!("dispatch failed: {}", say::one_line(why)),
+        Stage::Delivered(None) => "delivered".to_string(),
+        Stage::Elsewhere(branches, latest) => {
+            let latest = match **latest {
+                Stage::Nothing => format!("no build of {branch} is known"),
+                ref other => format!(
+                    "the latest build of {branch} is this one: {}",
+                    words(other, branch)
+                ),
+            };
+            format!("the last push ({branches}) fired nothing here; {latest}")
+        }
         Stage::Delivered(Some(f)) => {
             let note = f
                 .note
@@ -289,7 +330,7 @@ fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
                 .filter(|_| f.phase == Phase::Done || f.runs.is_empty())
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
-            format!("{what}: {}{note}", f.words())
+            format!("{}{note}", f.words())
         }
     }
 }

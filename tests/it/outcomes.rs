@@ -414,3 +414,39 @@ fn desktop_notifications_are_checked_by_doctor_and_one_that_failed_is_said_once(
     assert!(said.contains("owner/site is built"), "{said}");
     assert!(said.contains("succeeded in"), "{said}");
 }
+
+#[test]
+fn watch_after_a_draft_branch_push_says_it_fired_nothing_and_which_build_is_latest() {
+    let (_fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    let sha = push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "success");
+    // The writer pushes a draft, then watches: main's build is older than this push.
+    env.git_ok(&env.clone, &["checkout", "-q", "-b", "draft"]);
+    env.commit(&env.clone, "draft.md", "draft\n", "draft");
+    env.push_ok(&["origin", "draft"]);
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch after a push that fired nothing");
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("site -> owner/site {}: the last push (draft) fired nothing here; the latest build of main is this one: succeeded in ", &sha[..7])),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stderr(&out).contains("the latest push fired nothing to watch"),
+        "{}",
+        show(&out)
+    );
+
+    // A push to main again is this push's build, followed as ever.
+    env.git_ok(&env.clone, &["checkout", "-q", "main"]);
+    let sha = push_post(&env, "b.md");
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch of main's build");
+    let last = stdout(&out).lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with(&format!("site -> owner/site {}: succeeded in ", &sha[..7])),
+        "{}",
+        show(&out)
+    );
+}
