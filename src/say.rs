@@ -13,11 +13,18 @@ pub fn line(message: &str) {
 
 /// The text `line` prints.
 pub fn format_line(message: &str) -> String {
-    let flat: String = message
-        .chars()
+    format!(
+        "git-dispatch: {}",
+        crate::redact::line(printable(message).trim())
+    )
+}
+
+/// `text` with every control character (escape sequences' ESC, newlines) made a space, so
+/// text from elsewhere cannot move the cursor or retitle the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("git-dispatch: {}", crate::redact::line(flat.trim()))
+        .collect()
 }
 
 /// `text` on one line: control characters (newlines among them) become spaces, and runs

@@ -143,9 +143,11 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
                     writeln!(out, "      run: not followed (dispatch.follow is false)")?;
                 }
                 Some(f) => {
-                    writeln!(out, "      run: {}", f.words())?;
+                    // GitHub's job and step names, and notes from error pages, are text
+                    // from elsewhere: no escape sequence of theirs reaches the terminal.
+                    writeln!(out, "      run: {}", say::printable(&f.words()))?;
                     if let Some(note) = &f.note {
-                        writeln!(out, "      {note}")?;
+                        writeln!(out, "      {}", say::printable(note))?;
                     }
                     if f.outcome.is_some_and(Outcome::is_failed_build) && !f.runs.is_empty() {
                         // A re-run is not followed on its own: only when asked.

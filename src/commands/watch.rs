@@ -303,7 +303,11 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: boo
 fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
     let short = head.map_or("-", |h| h.get(..7).unwrap_or(h));
     let what = format!("{} -> {} {short}", target.name, target.repository.value);
-    format!("{what}: {}", words(stage, &target.branches.value[0]))
+    // Job and step names and notes come from elsewhere: no escape sequence reaches the screen.
+    say::printable(&format!(
+        "{what}: {}",
+        words(stage, &target.branches.value[0])
+    ))
 }
 
 /// A stage in words, after the line's `target -> repo sha: `.

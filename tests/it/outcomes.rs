@@ -3,6 +3,8 @@
 
 use crate::follow::{following_with, push_post, wait_outcome, PLAIN_WORKFLOW};
 use crate::support::*;
+use serde_json::{json, Value};
+use std::fs;
 
 /// A workflow whose `run-name` puts the dispatch's id in parentheses.
 const PARENS_WORKFLOW: &str = "\
@@ -449,4 +451,45 @@ fn watch_after_a_draft_branch_push_says_it_fired_nothing_and_which_build_is_late
         "{}",
         show(&out)
     );
+}
+
+#[test]
+fn escape_sequences_in_github_names_never_reach_the_terminal() {
+    // A job or step name is the workflow author's text; so is an error page's title.
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build\u{1b}]0;owned\u{7}", Some("Run\u{1b}[2J astro"))),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "failure");
+    for args in [&["status"][..], &["watch"][..]] {
+        let out = env.dispatch(args);
+        let text = stdout(&out);
+        assert!(
+            text.contains("failed: build ]0;owned / Run [2J astro"),
+            "{args:?}: {}",
+            show(&out)
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{args:?}: {text:?}"
+        );
+    }
+    // Stripped again where printed: a record written by an older version keeps its text.
+    let dir = env.clone.join(".git/dispatch/runs");
+    for file in fs::read_dir(&dir).expect("runs/").flatten() {
+        let mut record: Value =
+            serde_json::from_slice(&fs::read(file.path()).expect("read")).expect("json");
+        record["note"] = json!("the page said \u{1b}[2Jhello");
+        fs::write(file.path(), record.to_string()).expect("write");
+    }
+    let out = env.dispatch(&["status"]);
+    let text = stdout(&out);
+    assert!(text.contains("the page said  [2Jhello"), "{}", show(&out));
+    assert!(!text.contains('\u{1b}'), "{text:?}");
 }
