@@ -2011,6 +2011,9 @@ pub struct Build {
     pub waiting: bool,
     /// GitHub delivers the event twice: an older twin run with this conclusion starts too.
     pub twin: Option<&'static str>,
+    /// Another clone of the same writer dispatched at the same moment, with an id that is
+    /// ours plus this suffix (`gd-…0`, `gd-…-2`): its run, a failure, starts just before ours.
+    pub look_alike: Option<&'static str>,
     /// For this long after it was created, `GET` of the run answers 404 (a replica behind
     /// the write that returned it).
     pub lost_ms: u64,
@@ -2027,6 +2030,7 @@ impl Default for Build {
             failed: None,
             waiting: false,
             twin: None,
+            look_alike: None,
             lost_ms: 0,
         }
     }
@@ -2228,6 +2232,17 @@ fn start_runs(
             }
             _ => name.clone(),
         };
+        if let (Some(suffix), Some(id)) = (build.look_alike, id) {
+            let other = Build {
+                conclusion: "failure",
+                twin: None,
+                look_alike: None,
+                ..build.clone()
+            };
+            let title = title.replace(id, &format!("{id}{suffix}"));
+            assert_ne!(title, name, "a look-alike needs the run-name line");
+            new_run(st, repo, &file, &name, event, &title, "writer", other);
+        }
         if let Some(conclusion) = build.twin {
             let twin = Build {
                 conclusion,
