@@ -406,6 +406,20 @@ impl Store {
         }
     }
 
+    /// Marks a waiter alive until the returned file is dropped (shared: many may run).
+    pub fn hold_waiter(&self) -> Option<File> {
+        let (file, _) = self.lock_file("waiters").ok()?;
+        file.lock_shared().ok()?;
+        Some(file)
+    }
+
+    /// Whether a waiter runs now, which sends what GitHub asked it to send a little later.
+    pub fn waiter_alive(&self) -> bool {
+        self.lock_file("waiters").is_ok_and(|(file, _)| {
+            matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+        })
+    }
+
     /// Lock `name`'s file, opened (created if need be) but not locked.
     fn lock_file(&self, name: &str) -> Result<(File, PathBuf)> {
         let dir = self.dir.join("locks");

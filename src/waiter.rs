@@ -29,7 +29,7 @@ const PUSH_BOUND: Duration = Duration::from_secs(3600);
 /// that the hook reports it.
 const UNCONFIRMED_BOUND: Duration = Duration::from_secs(6 * 3600);
 /// The longest `retry-after` the waiter waits out itself.
-const MAX_WAIT_OUT: Duration = Duration::from_secs(60);
+pub const MAX_WAIT_OUT: Duration = Duration::from_secs(60);
 /// How long `git ls-remote` may take.
 const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -112,6 +112,8 @@ fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
     let repo = Repo::discover()?;
     let store = Store::new(repo.common_dir());
     let config = Config::load(&repo)?;
+    // While held, `watch` keeps an entry GitHub asked to send a little later pending.
+    let alive = store.hold_waiter();
     confirm_pending(&repo, &store, pid)?;
     // A short `retry-after` is waited out here; a longer one is left to a later run.
     for _round in 0..3 {
@@ -139,6 +141,7 @@ fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
             None => break,
         }
     }
+    drop(alive);
     // The waiter goes on as the clone's follower (if none runs yet): no second process.
     if crate::follow::unfinished(&store) {
         crate::follow::run(&store, &config.settings)?;

@@ -24,9 +24,6 @@ const NOTHING_READS: u32 = 3;
 /// How often (in ticks) `watch` asks whether pending pushes landed: each ask may run
 /// `git ls-remote` under a target's lock.
 const CONFIRM_TICKS: u64 = 15;
-/// A dispatch GitHub asked to wait for (`Retry-After`) this long at most is still pending:
-/// the waiter sends it then.
-const SHORT_WAIT: u64 = 90;
 
 /// What one target's latest push has come to, as `watch` sees it.
 enum Stage<'a> {
@@ -55,21 +52,32 @@ pub fn run(names: &[String]) -> Result<Code> {
     if !following {
         say::line("dispatch.follow is false: only the delivery is watched");
     }
-    // The latest push of each target: what its remote branch holds now.
+    // The latest push of each target: what its remote branch holds now; where no ref tracks
+    // it (a push by URL, a remote without a fetch refspec), the newest push recorded for it.
+    let entries = store.entries().unwrap_or_default();
+    let history = store.history();
     let heads: Vec<(&Target, Option<String>)> = targets
         .iter()
         .map(|t| {
             let remote_ref = format!("refs/heads/{}", t.branches.value[0]);
             let head = repo
                 .tracking_ref_name(&t.remote.value, &remote_ref)
-                .and_then(|r| repo.ref_sha(&r).ok().flatten());
+                .and_then(|r| repo.ref_sha(&r).ok().flatten())
+                .or_else(|| {
+                    let entry = entries.iter().rev().find(|e| e.target == t.name);
+                    let delivery = history.iter().rev().find(|d| d.target == t.name);
+                    match (entry, delivery) {
+                        (Some(e), Some(d)) if d.delivered > e.created => Some(d.sha.clone()),
+                        (Some(e), _) => Some(e.sha.clone()),
+                        (None, d) => d.map(|d| d.sha.clone()),
+                    }
+                });
             (*t, head)
         })
         .collect();
     // A build that ended may have been re-run since: the follower looks again (one
     // conditional GET per run) and, if so, follows the new attempt; asked only here.
     if following {
-        let history = store.history();
         let follows = store.follows();
         for (target, head) in &heads {
             let ended = history
@@ -108,6 +116,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             entries: store.entries().unwrap_or_default(),
             history: store.history(),
             follows: store.follows(),
+            waiter_alive: store.waiter_alive(),
         };
         // Turned off meanwhile: no follower would end its records (and one started now
         // would exit at once); from here only deliveries are watched.
@@ -246,6 +255,8 @@ struct Seen {
     history: Vec<Delivery>,
     follows: Vec<Follow>,
     rechecks: BTreeSet<String>,
+    /// A waiter runs, which sends what GitHub asked to send within a minute.
+    waiter_alive: bool,
 }
 
 fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: bool) -> Stage<'a> {
@@ -260,12 +271,20 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: boo
         let now = crate::store::now();
         return match (e.state, &e.last_error) {
             (State::Failed, why) => Stage::Failed(why.clone().unwrap_or_default()),
-            // GitHub asked to wait a little (`Retry-After`): the waiter sends it then.
+            // GitHub asked to wait a little (`Retry-After`): a waiter still running sends it
+            // then.
             (State::Confirmed, Some(_))
-                if e.next_attempt > now && e.next_attempt - now <= SHORT_WAIT =>
+                if e.next_attempt <= now + crate::waiter::MAX_WAIT_OUT.as_secs()
+                    && seen.waiter_alive =>
             {
                 Stage::Pending
             }
+            // Its push ended and the remote cannot say whether it landed: nothing will tell
+            // before the next push asks again, so watch says so and ends rather than wait.
+            (State::AwaitingPush, Some(why)) => Stage::Failed(format!(
+                "not sent: {}; `git dispatch retry` sends it anyway",
+                say::one_line(why)
+            )),
             // Kept to retry later (a 5xx, the network): nothing retries it before the next
             // push or `retry`, so watch says so and ends rather than wait.
             (State::Confirmed, Some(why)) => Stage::Failed(format!(

@@ -493,3 +493,72 @@ fn escape_sequences_in_github_names_never_reach_the_terminal() {
     assert!(text.contains("the page said  [2Jhello"), "{}", show(&out));
     assert!(!text.contains('\u{1b}'), "{text:?}");
 }
+
+#[test]
+fn watch_keeps_a_dispatch_github_asked_to_send_a_little_later_pending() {
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    // The dispatch meets a secondary rate limit: GitHub asks to wait 2 s, and the waiter,
+    // still alive, sends it then. That is no failed dispatch.
+    fake.respond_with_reply(
+        403,
+        1,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        &[("Retry-After", "2")],
+    );
+    push_post(&env, "a.md");
+    env.wait_for_error("confirmed", TIMEOUT);
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch of a dispatch sent after its Retry-After");
+    let text = stdout(&out);
+    assert!(text.contains(": not delivered yet"), "{}", show(&out));
+    assert!(!text.contains("dispatch failed"), "{}", show(&out));
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or_default()
+            .contains(": succeeded in "),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(fake.dispatches().len(), 1);
+}
+
+#[test]
+fn a_push_whose_landing_cannot_be_told_is_said_once_not_churned() {
+    let (_fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    // Pushes go to the push URL; the remote's fetch URL leads nowhere and no ref tracks it,
+    // so nothing can tell whether the push landed.
+    let remote = env.git_stdout(&env.clone, &["remote", "get-url", "origin"]);
+    env.git_ok(
+        &env.clone,
+        &["config", "remote.origin.pushurl", remote.trim()],
+    );
+    env.git_ok(
+        &env.clone,
+        &["config", "remote.origin.url", "/nonexistent/remote.git"],
+    );
+    env.git_ok(
+        &env.clone,
+        &["config", "--unset-all", "remote.origin.fetch"],
+    );
+    env.commit(&env.clone, "a.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_for_error("awaiting-push", TIMEOUT);
+    // watch says so and ends, rather than wait for an answer that does not come.
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 1, "watch of a push that cannot be confirmed");
+    assert!(
+        stdout(&out)
+            .contains(": dispatch failed: not sent: cannot tell yet whether the push landed: ")
+            && stdout(&out).contains("`git dispatch retry` sends it anyway"),
+        "{}",
+        show(&out)
+    );
+    // Asked again and again (watch, status), the same answer is logged and saved once.
+    for _ in 0..3 {
+        env.dispatch(&["watch"]);
+        env.dispatch(&["status"]);
+    }
+    let log = fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap();
+    assert_eq!(log.matches("\"unconfirmed\"").count(), 1, "{log}");
+}
