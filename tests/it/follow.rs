@@ -1032,7 +1032,7 @@ fn a_low_rate_limit_pauses_all_following_until_it_resets_while_dispatches_still_
 }
 
 /// Waits until no follower holds the clone's lock (it exits once every run has ended).
-fn wait_follower_gone(env: &TestEnv) {
+pub(crate) fn wait_follower_gone(env: &TestEnv) {
     let lock = env.clone.join(".git/dispatch/locks/follower");
     let start = Instant::now();
     while !fs::read_to_string(&lock)

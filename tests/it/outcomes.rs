@@ -562,3 +562,179 @@ fn a_push_whose_landing_cannot_be_told_is_said_once_not_churned() {
     let log = fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap();
     assert_eq!(log.matches("\"unconfirmed\"").count(), 1, "{log}");
 }
+
+/// Every notification `notifyCommand` was run with so far: one `GIT_DISPATCH_*` block each.
+fn notified(log: &std::path::Path) -> Vec<String> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .split("--\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_rerun_that_passes_is_notified_again_with_the_sites_address() {
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.site.url", "https://blog.example.org/"],
+    );
+    let log = env.home.join("notified");
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "dispatch.notifyCommand",
+            &format!(
+                "{{ env | grep '^GIT_DISPATCH' | sort; echo --; }} >> {}",
+                sh_quote(log.to_str().unwrap())
+            ),
+        ],
+    );
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro build"))),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "failure");
+    let start = std::time::Instant::now();
+    while notified(&log).is_empty() {
+        assert!(start.elapsed() < TIMEOUT, "no notification of the failure");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let first = &notified(&log)[0];
+    assert!(first.contains("GIT_DISPATCH_OUTCOME=failure\n"), "{first}");
+    // The site's address comes with every notification, for the command to use.
+    assert!(
+        first.contains("GIT_DISPATCH_SITE_URL=https://blog.example.org/\n"),
+        "{first}"
+    );
+    crate::follow::wait_follower_gone(&env);
+
+    // The writer re-runs it on GitHub, it passes, and `watch` follows the re-run.
+    let (run, _) = fake.runs()[0].clone();
+    fake.rerun(run, Build::default());
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch of a re-run that passed");
+    let start = std::time::Instant::now();
+    while notified(&log).len() < 2 {
+        assert!(start.elapsed() < TIMEOUT, "no notification of the re-run");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let all = notified(&log);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    for want in [
+        "GIT_DISPATCH_OUTCOME=success\n",
+        "GIT_DISPATCH_SITE_URL=https://blog.example.org/\n",
+        &format!("GIT_DISPATCH_RUN_URL=https://github.com/owner/site/actions/runs/{run}\n"),
+    ] {
+        assert!(all[1].contains(want), "{want} in {}", all[1]);
+    }
+}
+
+#[test]
+fn every_outcome_that_is_not_a_success_ends_watch_with_1_and_is_said_by_the_next_push_once() {
+    // (what GitHub does, the outcome, what watch and the next push say)
+    let cases: [(&str, &str, &str); 3] = [
+        ("no run", "no_run", "no run started"),
+        ("no Actions: read", "cannot_follow", "Actions: read"),
+        (
+            "two look-alike runs",
+            "not_identified",
+            "2 runs started then",
+        ),
+    ];
+    for (setup, outcome, words) in cases {
+        let workflow = if outcome == "not_identified" {
+            PLAIN_WORKFLOW
+        } else {
+            crate::follow::SITE_WORKFLOW
+        };
+        let (fake, env) = following_with(workflow, None, &[]);
+        env.git_ok(&env.clone, &["config", "dispatch.followFor", "2"]);
+        match outcome {
+            "no_run" => fake.set_build(
+                "owner/site",
+                Build {
+                    never: true,
+                    ..Build::default()
+                },
+            ),
+            "cannot_follow" => fake.set_actions_readable(false),
+            _ => fake.add_foreign_run("owner/site", "repository_dispatch", "Build site", "writer"),
+        }
+        push_post(&env, "a.md");
+        let out = env.dispatch(&["watch"]);
+        assert_exit(&out, 1, setup);
+        assert!(stdout(&out).contains(words), "{setup}: {}", show(&out));
+        assert_eq!(wait_outcome(&env)["outcome"], outcome, "{setup}");
+
+        // GitHub as ever again: b's build succeeds, so only a's outcome can be said.
+        fake.set_build("owner/site", Build::default());
+        fake.set_actions_readable(true);
+        fake.add_workflow(
+            "owner/site",
+            "build.yml",
+            crate::follow::SITE_WORKFLOW,
+            None,
+        );
+        env.commit(&env.clone, "b.md", "b\n", "b");
+        let said = stderr(&env.push_ok(&["origin", "main"]));
+        let line = "git-dispatch: the site build for owner/site";
+        assert_eq!(said.matches(line).count(), 1, "{setup}: {said}");
+        assert!(said.contains(words), "{setup}: {said}");
+        env.wait_status(TIMEOUT, "b's build", |s| {
+            recent(s)
+                .first()
+                .is_some_and(|d| d["follow"]["outcome"] == "success")
+        });
+        env.commit(&env.clone, "c.md", "c\n", "c");
+        let said = stderr(&env.push_ok(&["origin", "main"]));
+        assert!(!said.contains(words), "{setup}: said twice: {said}");
+    }
+}
+
+#[test]
+fn a_build_waiting_for_approval_is_said_so_by_status_and_watch() {
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    env.git_ok(&env.clone, &["config", "dispatch.followFor", "3"]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            waiting: true,
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let status = env.wait_status(TIMEOUT, "the run waiting", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["follow"]["runs"][0]["status"] == "waiting")
+    });
+    assert!(
+        recent(&status)[0]["follow"]["outcome"].is_null(),
+        "{status:#}"
+    );
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out)
+            .contains("run: waiting for approval  https://github.com/owner/site/actions/runs/"),
+        "{}",
+        show(&out)
+    );
+    // Still waiting at the bound: watch says so and ends with 1.
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 1, "watch of a build waiting past the bound");
+    assert!(
+        stdout(&out).contains(": waiting for approval  https://"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(wait_outcome(&env)["outcome"], "still_running");
+}

@@ -303,7 +303,10 @@ impl FakeGitHub {
     /// Serve `.github/workflows/{file}` of `repo` with `yaml`; with `inputs`, it also takes
     /// `workflow_dispatch` with those declared inputs.
     pub fn add_workflow(&self, repo: &str, file: &str, yaml: &str, inputs: Option<&[&str]>) {
-        self.lock().workflows.push(Workflow {
+        let mut st = self.lock();
+        // One file per path: a second call is the file edited.
+        st.workflows.retain(|w| w.repo != repo || w.file != file);
+        st.workflows.push(Workflow {
             repo: repo.to_string(),
             file: file.to_string(),
             yaml: yaml.to_string(),
