@@ -204,8 +204,9 @@ impl Client<'_> {
                 } = &failure
                 {
                     // GitHub asked to wait (Retry-After, a secondary rate limit): every
-                    // record on this token waits, not only the one that was told.
-                    let wait = after.unwrap_or(0).max(*at_least);
+                    // record on this token waits, not only the one that was told. GitHub's
+                    // Retry-After is exact; its minute is for a limit that names no time.
+                    let wait = after.unwrap_or(*at_least);
                     if wait > 0 {
                         self.state.pause(Duration::from_secs(wait));
                     }

@@ -58,12 +58,20 @@ const KEEP: usize = 20;
 /// The poll interval: `GIT_DISPATCH_POLL_MS` (tests, the bench), else five seconds; at
 /// least a second unless the API is on this machine or the build is a debug one.
 fn poll(api_host: &str) -> Duration {
-    let asked = std::env::var(crate::env::POLL_MS)
-        .ok()
+    let asked = std::env::var(crate::env::POLL_MS).ok();
+    poll_interval(
+        asked.as_deref(),
+        cfg!(debug_assertions) || crate::proxy::is_loopback(api_host),
+    )
+}
+
+/// The poll interval `asked` for; below a second only where `unbounded` (a test's API).
+fn poll_interval(asked: Option<&str>, unbounded: bool) -> Duration {
+    let asked = asked
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|ms| *ms > 0)
         .map_or(POLL, Duration::from_millis);
-    if cfg!(debug_assertions) || crate::proxy::is_loopback(api_host) {
+    if unbounded {
         asked
     } else {
         asked.max(MIN_POLL)
@@ -399,4 +407,51 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_interval_below_a_second_holds_only_for_an_api_on_this_machine() {
+        assert_eq!(poll_interval(None, false), POLL);
+        assert_eq!(poll_interval(Some("0"), false), POLL);
+        assert_eq!(poll_interval(Some("junk"), false), POLL);
+        assert_eq!(poll_interval(Some("1"), false), MIN_POLL);
+        assert_eq!(poll_interval(Some("1"), true), Duration::from_millis(1));
+        assert_eq!(poll_interval(Some("9000"), false), Duration::from_secs(9));
+    }
+
+    fn record(next_poll: u64, recorded_ms: u64) -> Follow {
+        let mut v = serde_json::json!({
+            "version": 1, "id": "e1", "target": "site", "repository": "o/s", "sha": "abc",
+            "dispatched_at": 1, "deadline": 1, "phase": "finding",
+        });
+        v["next_poll"] = next_poll.into();
+        v["recorded_ms"] = recorded_ms.into();
+        Follow::from_json(&v).expect("a record")
+    }
+
+    #[test]
+    fn a_wall_clock_step_neither_stalls_polling_nor_ends_the_settle_window() {
+        let mut clock = Clock::default();
+        let before = Instant::now();
+        // Saved before the clock stepped back a day: due in at most the clamp, not a day.
+        let ahead = record(now_ms() + 86_400_000, now_ms() + 86_400_000);
+        let due = clock.due(&ahead);
+        assert!(due <= Instant::now() + Duration::from_millis(MAX_PERSISTED_WAIT_MS));
+        assert!(due >= before + Duration::from_millis(MAX_PERSISTED_WAIT_MS - 1_000));
+        // Recorded "in the future": no time has passed since, rather than a wrap.
+        assert!(clock.elapsed_ms(&ahead) < 1_000);
+        // A step forward after reading changes nothing: the clock is the monotonic one.
+        let mut later = ahead.clone();
+        later.next_poll = 0;
+        assert_eq!(clock.due(&later), due);
+        // Overdue on disk: due now.
+        let overdue = record(1, now_ms() - 5_000);
+        let mut clock = Clock::default();
+        assert!(clock.due(&overdue) <= Instant::now());
+        assert!((4_000..60_000).contains(&clock.elapsed_ms(&overdue)));
+    }
 }

@@ -1435,6 +1435,42 @@ fn a_follower_stops_when_the_clones_state_directory_is_gone() {
 }
 
 #[test]
+fn a_follower_whose_state_directory_is_made_anew_within_a_poll_leaves_it_to_the_new_one() {
+    let (_fake, env, old) = following_a_long_build();
+    // The state directory restored from a copy at once (polls are 50 ms apart): the same
+    // records, but its lock is another file, which a new follower takes.
+    let state = env.clone.join(".git/dispatch");
+    let copy = env.clone.join(".git/dispatch.copy");
+    let copied = std::process::Command::new("cp")
+        .arg("-R")
+        .arg(&state)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{}", show(&copied));
+    let start = Instant::now();
+    while let Err(err) = fs::remove_dir_all(&state) {
+        assert!(start.elapsed() < TIMEOUT, "cannot remove it: {err}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    fs::rename(&copy, &state).unwrap();
+    fs::write(state.join("locks/follower"), "").unwrap();
+    env.dispatch(&["status"]);
+    let new = follower_pid(&env, || true);
+    // SAFETY: a null signal to a process this test started, to see whether it lives.
+    while unsafe { libc::kill(old, 0) } == 0 && !is_zombie(old) {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "two followers: the old one kept running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(new, old);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(new, 0) }, 0, "the new follower runs");
+}
+
+#[test]
 fn a_secondary_rate_limit_while_following_is_waited_out_not_cannot_follow() {
     let (fake, env, _pid) = following_a_long_build();
     fake.respond_with_reply(

@@ -5,6 +5,7 @@ use crate::follow::{following_with, push_post, wait_outcome, PLAIN_WORKFLOW};
 use crate::support::*;
 use serde_json::{json, Value};
 use std::fs;
+use std::time::{Duration, Instant};
 
 /// A workflow whose `run-name` puts the dispatch's id in parentheses.
 const PARENS_WORKFLOW: &str = "\
@@ -737,4 +738,107 @@ fn a_build_waiting_for_approval_is_said_so_by_status_and_watch() {
         show(&out)
     );
     assert_eq!(wait_outcome(&env)["outcome"], "still_running");
+}
+
+#[test]
+fn a_failed_job_past_the_first_hundred_of_a_matrix_is_found_on_the_next_page() {
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro build"))),
+            matrix: 150,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "failure", "{follow:#}");
+    assert_eq!(follow["runs"][0]["failed_job"], "build", "{follow:#}");
+    assert_eq!(
+        follow["runs"][0]["failed_step"], "Run astro build",
+        "{follow:#}"
+    );
+    let pages: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/jobs") && r.status == 200)
+        .map(|r| r.query)
+        .collect();
+    assert!(
+        pages
+            .iter()
+            .any(|q| q.contains("per_page=100") && q.contains("page=2")),
+        "{pages:?}"
+    );
+    let out = env.dispatch(&["status"]);
+    assert!(
+        stdout(&out).contains("failed: build / Run astro build"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_retry_after_seen_by_one_build_pauses_every_build_on_that_token() {
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            ends_ms: 600_000,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    push_post(&env, "b.md");
+    env.wait_status(TIMEOUT, "two builds followed", |s| {
+        let r = recent(s);
+        r.len() == 2
+            && r.iter()
+                .all(|d| d["follow"]["runs"][0]["status"] == "in_progress")
+    });
+    // GitHub's secondary rate limit, on whichever poll comes next.
+    fake.respond_with_reply(
+        403,
+        1,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        &[("Retry-After", "3")],
+    );
+    let start = Instant::now();
+    let limited = loop {
+        let requests = fake.requests();
+        if let Some(at) = requests.iter().position(|r| r.status == 403) {
+            break at;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no poll met the limit");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Neither build is polled while GitHub asked to wait (polls are 50 ms apart here).
+    std::thread::sleep(Duration::from_millis(2000));
+    let after: Vec<Request> = fake.requests().split_off(limited + 1);
+    assert!(after.is_empty(), "polled during the wait: {after:#?}");
+    // Then both are polled again.
+    let start = Instant::now();
+    while fake.requests().len() <= limited + 2 {
+        assert!(start.elapsed() < TIMEOUT, "no poll after the wait");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_answer_the_follower_refused_leaves_no_etag_behind() {
+    // GitHub's completed run, once in a shape the follower cannot take: its ETag must not
+    // be kept, or every later poll gets 304 and the build is never seen to end.
+    let (fake, env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    fake.set_build(
+        "owner/site",
+        Build {
+            garbled_once: true,
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    assert_eq!(wait_outcome(&env)["outcome"], "success");
+    assert_eq!(fake.garbled(), 1);
 }

@@ -181,6 +181,8 @@ struct Workflow {
 
 struct FakeState {
     token: String,
+    /// Answers garbled so far (`Build::garbled_once`).
+    garbled: usize,
     repos: BTreeSet<String>,
     workflows: Vec<Workflow>,
     /// Forced status: (status, how many more requests; None = until cleared).
@@ -257,6 +259,7 @@ impl FakeGitHub {
             workflows: Vec::new(),
             forced: None,
             forced_reply: None,
+            garbled: 0,
             old_server: false,
             tokens: BTreeMap::new(),
             visible: BTreeSet::new(),
@@ -2017,6 +2020,12 @@ pub struct Build {
     /// Another clone of the same writer dispatched at the same moment, with an id that is
     /// ours plus this suffix (`gd-…0`, `gd-…-2`): its run, a failure, starts just before ours.
     pub look_alike: Option<&'static str>,
+    /// A matrix: this many more jobs, which pass, listed before the build job, so that a
+    /// failed build job sits on a later page of the jobs list.
+    pub matrix: usize,
+    /// The first answer to a GET of the completed run is a body GitHub's schema refuses
+    /// (no `status`), with the completed run's ETag all the same.
+    pub garbled_once: bool,
     /// For this long after it was created, `GET` of the run answers 404 (a replica behind
     /// the write that returned it).
     pub lost_ms: u64,
@@ -2034,6 +2043,8 @@ impl Default for Build {
             waiting: false,
             twin: None,
             look_alike: None,
+            matrix: 0,
+            garbled_once: false,
             lost_ms: 0,
         }
     }
@@ -2136,6 +2147,11 @@ impl FakeGitHub {
         run.attempt += 1;
         run.attempt_ms = now_ms();
         run.build = build;
+    }
+
+    /// How many answers were garbled (`Build::garbled_once`).
+    pub fn garbled(&self) -> usize {
+        self.lock().garbled
     }
 
     /// Every run started so far: (id, title).
@@ -2411,6 +2427,8 @@ fn actions_get(
     headers: &[(String, String)],
 ) -> (u16, String) {
     let now = now_ms();
+    // `Link` of a paged list, as GitHub gives it: the next and last pages on its own host.
+    let mut link = None;
     let (value, etag) = match rest {
         ["workflows"] => {
             // GitHub's "List repository workflows": each with its path and state.
@@ -2484,13 +2502,19 @@ fn actions_get(
         ["runs", id] => {
             let Some(run) = st
                 .runs
-                .iter()
+                .iter_mut()
                 .find(|r| r.repo == repo && r.id.to_string() == *id)
                 .filter(|r| now.saturating_sub(r.created_ms) >= r.build.lost_ms)
             else {
                 return (404, message("Not Found"));
             };
-            run_json(run, now)
+            let (mut value, tag) = run_json(run, now);
+            if run.build.garbled_once && value["status"] == "completed" {
+                run.build.garbled_once = false;
+                value.as_object_mut().map(|o| o.remove("status"));
+                st.garbled += 1;
+            }
+            (value, tag)
         }
         ["runs", id, "attempts", attempt, "jobs"] => {
             let Some(run) = st
@@ -2543,11 +2567,54 @@ fn actions_get(
                 // It needs build: queued until that ends.
                 "status": if done { "completed" } else { "queued" },
                 "conclusion": if done { Some("skipped") } else { None }, "steps": []});
+            let mut jobs = vec![deploy];
+            jobs.extend((0..run.build.matrix).map(|n| {
+                json!({"id": run.id * 10_000 + n as u64, "run_id": run.id,
+                    "run_attempt": run.attempt, "name": format!("test ({n})"),
+                    "status": run_value["status"],
+                    "conclusion": if done { Some("success") } else { None }, "steps": []})
+            }));
+            jobs.push(job);
+            // GitHub's paging: `per_page` (30 unless asked, 100 at most), `page` from 1.
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<usize>().ok())
+            };
+            let per_page = param("per_page").unwrap_or(30).clamp(1, 100);
+            let page = param("page").unwrap_or(1).max(1);
+            let pages = jobs.len().div_ceil(per_page);
+            if pages > 1 {
+                let host = find_header(headers, "host").unwrap_or("127.0.0.1");
+                let at = |n: usize| {
+                    format!(
+                        "<http://{host}/repos/{repo}/actions/runs/{}/attempts/{}/jobs?per_page={per_page}&page={n}>",
+                        run.id, run.attempt
+                    )
+                };
+                let mut parts = Vec::new();
+                if page < pages {
+                    parts.push(format!("{}; rel=\"next\"", at(page + 1)));
+                    parts.push(format!("{}; rel=\"last\"", at(pages)));
+                }
+                if page > 1 {
+                    parts.push(format!("{}; rel=\"first\"", at(1)));
+                    parts.push(format!("{}; rel=\"prev\"", at(page - 1)));
+                }
+                link = Some(parts.join(", "));
+            }
+            let total = jobs.len();
+            let shown: Vec<Value> = jobs
+                .into_iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .collect();
             let tag = format!(
-                "W/\"jobs-{}-{}-{}\"",
+                "W/\"jobs-{}-{}-{}-{page}\"",
                 run.id, run.attempt, run_value["status"]
             );
-            (json!({"total_count": 2, "jobs": [deploy, job]}), tag)
+            (json!({"total_count": total, "jobs": shown}), tag)
         }
         _ => return (404, message("Not Found")),
     };
@@ -2557,6 +2624,9 @@ fn actions_get(
             return (304, String::new());
         }
         st.extra_headers = vec![("ETag".into(), etag)];
+    }
+    if let Some(link) = link {
+        st.extra_headers.push(("Link".into(), link));
     }
     (200, value.to_string())
 }
