@@ -387,7 +387,8 @@ impl Store {
         self.lock(&format!("target-{target}"))
     }
 
-    fn lock(&self, name: &str) -> Result<File> {
+    /// Holds lock `name` (a file under `locks/`) until the returned file is dropped.
+    pub(crate) fn lock(&self, name: &str) -> Result<File> {
         let (file, path) = self.lock_file(name)?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
@@ -439,136 +440,14 @@ impl Store {
         self.dir.join("locks").join(name)
     }
 
+    /// The path of `name` in the state directory.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// Whether the state directory still exists (a follower stops when it is gone).
     pub fn exists(&self) -> bool {
         self.dir.is_dir()
-    }
-
-    /// The followed deliveries on disk (`runs/`), oldest first.
-    pub fn follows(&self) -> Vec<crate::follow::record::Follow> {
-        let mut all: Vec<crate::follow::record::Follow> = fs::read_dir(self.dir.join("runs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|t| serde_json::from_slice::<Value>(&t).ok())
-            .filter_map(|v| crate::follow::record::Follow::from_json(&v))
-            .collect();
-        all.sort_by_key(|f| f.dispatched_at);
-        all
-    }
-
-    /// Writes a followed delivery, atomically.
-    pub fn save_follow(&self, follow: &crate::follow::record::Follow) -> Result<()> {
-        // A follower whose state directory was removed under it must not make it again.
-        if !self.exists() {
-            anyhow::bail!("{} is gone", self.dir.display());
-        }
-        let dir = self.dir.join("runs");
-        create_dir(&dir)?;
-        write_atomic(
-            &dir.join(format!("{}.json", follow.id)),
-            follow.to_json().to_string().as_bytes(),
-        )
-    }
-
-    /// Writes a followed delivery that was reopened (a re-run) under the lock the hook
-    /// holds while it marks outcomes said, so its older copy never overwrites this one.
-    pub fn save_reopened(&self, follow: &crate::follow::record::Follow) -> Result<()> {
-        if !self.exists() {
-            anyhow::bail!("{} is gone", self.dir.display());
-        }
-        let _guard = self.lock("follows")?;
-        self.save_follow(follow)
-    }
-
-    /// Says that `watch` is showing builds on a terminal (renewed every second), so the
-    /// follower reads the running job and step too.
-    pub fn touch_watching(&self) {
-        let _ = fs::write(self.dir.join("watching"), std::process::id().to_string());
-    }
-
-    /// `watch` ended: the follower goes back to polling runs alone (unless another watch
-    /// renews the mark within a second).
-    pub fn stop_watching(&self) {
-        let _ = fs::remove_file(self.dir.join("watching"));
-    }
-
-    /// Whether a `watch` on a terminal renewed its mark within the last few seconds (one
-    /// left by a watch that was killed goes stale by itself).
-    pub fn watched(&self) -> bool {
-        fs::metadata(self.dir.join("watching"))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age < std::time::Duration::from_secs(3))
-    }
-
-    /// Asks the follower to look again at an ended followed delivery (`watch`,
-    /// `status --refresh`): a re-run, or a run that ended after the bound.
-    pub fn ask_recheck(&self, id: &str) -> Result<()> {
-        let dir = self.dir.join("recheck");
-        create_dir(&dir)?;
-        write_atomic(&dir.join(id), b"")
-    }
-
-    /// The ids the follower was asked to look at again.
-    pub fn rechecks(&self) -> std::collections::BTreeSet<String> {
-        fs::read_dir(self.dir.join("recheck"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| !name.starts_with('.'))
-            .collect()
-    }
-
-    /// The follower looked again at `id`.
-    pub fn clear_recheck(&self, id: &str) {
-        let _ = fs::remove_file(self.dir.join("recheck").join(id));
-    }
-
-    /// Forgets followed deliveries that ended and were announced, beyond the newest
-    /// `keep` (an unannounced outcome is never trimmed).
-    pub fn trim_follows(&self, keep: usize) {
-        let all = self.follows();
-        let ended: Vec<&crate::follow::record::Follow> = all
-            .iter()
-            .filter(|f| f.phase == crate::follow::record::Phase::Done && f.announced_hook)
-            .collect();
-        for f in ended.iter().take(ended.len().saturating_sub(keep)) {
-            let _ = fs::remove_file(self.dir.join("runs").join(format!("{}.json", f.id)));
-        }
-    }
-
-    /// Whether a followed build ended badly and no push has said so yet (one `stat`).
-    pub fn has_unannounced(&self) -> bool {
-        self.dir.join("unannounced").exists()
-    }
-
-    /// Marks that a followed build ended badly, for the next push to say.
-    pub fn mark_unannounced(&self) {
-        let _ = write_atomic(&self.dir.join("unannounced"), b"");
-    }
-
-    /// The followed deliveries whose outcome is no success and was not said by a push, now
-    /// marked said (each outcome is announced once by the hook).
-    pub fn take_unannounced(&self) -> Vec<crate::follow::record::Follow> {
-        let Ok(_guard) = self.lock("follows") else {
-            return Vec::new();
-        };
-        let _ = fs::remove_file(self.dir.join("unannounced"));
-        let mut said = Vec::new();
-        for mut f in self.follows() {
-            if f.phase == crate::follow::record::Phase::Done && !f.announced_hook {
-                f.announced_hook = true;
-                if self.save_follow(&f).is_ok() && f.outcome.is_some_and(|o| !o.is_good()) {
-                    said.push(f);
-                }
-            }
-        }
-        said
     }
 
     /// The last deliveries, newest last.
@@ -755,7 +634,8 @@ fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+/// Creates `dir` and its parents, with the path in the error.
+pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 

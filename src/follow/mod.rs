@@ -27,6 +27,7 @@ mod life;
 pub mod matching;
 mod outcome;
 pub mod record;
+mod records;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
