@@ -1,27 +1,59 @@
 #!/bin/sh
-# Builds git-dispatch, installs it into $PREFIX/bin (default ~/.local/bin) with its man page
-# and shell completions under $PREFIX/share, and installs the hook into each clone given.
-# Safe to run twice.
+# Installs git-dispatch into $PREFIX/bin (default ~/.local/bin) with its man page and shell
+# completions under $PREFIX/share, then the hook into each clone given, with the guided
+# setup on a terminal. Safe to run twice.
 #
-#   ./install.sh                 install the binary, man page and completions only
-#   ./install.sh ~/blog-content  ... and the hook into that clone (asks for the target and a
-#                                token when run on a terminal and the clone has no target yet)
+#   curl -fsSL https://github.com/git-dispatch/git-dispatch/releases/latest/download/install.sh | sh -s -- ~/blog
+#   ./install.sh ~/blog                  in a checkout with cargo: builds from source
 #
-# CARGO_TARGET_DIR is honoured as cargo honours it: the binary is taken from
-# ${CARGO_TARGET_DIR:-<this checkout>/target}/release/git-dispatch.
+#   --prebuilt      download the release binary even in a checkout with cargo
+#   --version X     that release (default: the latest); implies --prebuilt
+#
+# A prebuilt archive is checked against its .sha256 (sha256sum, or shasum -a 256 as on
+# macOS) before anything is installed: never an unverified binary.
+# GIT_DISPATCH_DOWNLOAD_URL replaces where one release's files are found (the address
+# under which <archive> and <archive>.sha256 sit side by side): a mirror, a copy, a test.
+# CARGO_TARGET_DIR is honoured as cargo honours it when building from source.
 set -eu
+
+# Where the project lives: Cargo.toml's `repository` (a test holds the two together).
+HOME_URL=https://github.com/git-dispatch/git-dispatch
 
 PREFIX=${PREFIX:-"$HOME/.local"}
 here=$(cd "$(dirname "$0")" && pwd)
-target_dir=${CARGO_TARGET_DIR:-"$here/target"}
 
-command -v cargo >/dev/null 2>&1 || {
-	echo "install.sh: cargo not found; install Rust (https://rustup.rs), then run this again" >&2
+say() { echo "install.sh: $*"; }
+die() {
+	echo "install.sh: $*" >&2
 	exit 2
 }
 
-echo "install.sh: building the release binary (about a minute the first time)"
-cargo build --release --locked --manifest-path "$here/Cargo.toml"
+prebuilt=
+version=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--prebuilt) prebuilt=1 ;;
+	--version)
+		[ $# -ge 2 ] || die "--version needs a version, e.g. --version 0.2.0"
+		version=${2#v}
+		prebuilt=1
+		shift
+		;;
+	--version=*)
+		version=${1#--version=}
+		version=${version#v}
+		prebuilt=1
+		;;
+	--help | -h)
+		sed -n '2,17p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	--) shift && break ;;
+	-*) die "unknown option $1 (--prebuilt, --version X)" ;;
+	*) break ;;
+	esac
+	shift
+done
 
 # put SRC DEST MODE: copy then rename, so nothing ever runs or reads half a file (a waiter
 # may be running the old binary right now).
@@ -32,67 +64,143 @@ put() {
 	mv -f "$2.new.$$" "$2"
 }
 
+# The release's name for this machine: the OS and CPU from uname; Apple silicon also when
+# this shell runs under Rosetta; the static musl build on every Linux.
+target_triple() {
+	os=$(uname -s)
+	cpu=$(uname -m)
+	case $os in
+	Darwin)
+		if [ "$cpu" = x86_64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
+			cpu=arm64
+		fi
+		case $cpu in
+		arm64 | aarch64) echo aarch64-apple-darwin ;;
+		x86_64) echo x86_64-apple-darwin ;;
+		*) return 1 ;;
+		esac
+		;;
+	Linux)
+		case $cpu in
+		x86_64 | amd64) echo x86_64-unknown-linux-musl ;;
+		aarch64 | arm64) echo aarch64-unknown-linux-musl ;;
+		*) return 1 ;;
+		esac
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# fetch URL FILE: fails (and says so) on any HTTP error.
+fetch() {
+	if command -v curl >/dev/null 2>&1; then
+		curl --proto '=https,http' -fsSL --retry 2 -o "$2" "$1"
+	elif command -v wget >/dev/null 2>&1; then
+		wget -q -O "$2" "$1"
+	else
+		die "neither curl nor wget is installed; install one, then run this again"
+	fi
+}
+
+sha256_of() {
+	if command -v sha256sum >/dev/null 2>&1; then
+		sha256sum "$1" | cut -d ' ' -f 1
+	elif command -v shasum >/dev/null 2>&1; then
+		shasum -a 256 "$1" | cut -d ' ' -f 1
+	else
+		return 1
+	fi
+}
+
+in_checkout() {
+	[ -f "$here/Cargo.toml" ] && [ -f "$here/src/main.rs" ] &&
+		grep -q '^name = "git-dispatch"' "$here/Cargo.toml"
+}
+
+if [ -z "$prebuilt" ] && in_checkout && command -v cargo >/dev/null 2>&1; then
+	target_dir=${CARGO_TARGET_DIR:-"$here/target"}
+	say "building the release binary (about a minute the first time)"
+	cargo build --release --locked --manifest-path "$here/Cargo.toml"
+	binary=$target_dir/release/git-dispatch
+	man=$here/doc/git-dispatch.1
+	bash_completion=$here/completions/git-dispatch.bash
+	zsh_completion=$here/completions/_git-dispatch
+else
+	triple=$(target_triple) ||
+		die "no prebuilt binary for $(uname -s) $(uname -m); build from source: $HOME_URL#install"
+	archive=git-dispatch-$triple.tar.gz
+	if [ -n "${GIT_DISPATCH_DOWNLOAD_URL:-}" ]; then
+		base=${GIT_DISPATCH_DOWNLOAD_URL%/}
+	elif [ -n "$version" ]; then
+		base=$HOME_URL/releases/download/v$version
+	else
+		base=$HOME_URL/releases/latest/download
+	fi
+	work=$(mktemp -d 2>/dev/null || mktemp -d -t git-dispatch)
+	trap 'rm -rf "$work"' EXIT
+	trap 'exit 130' INT TERM
+	say "downloading $base/$archive"
+	fetch "$base/$archive" "$work/$archive" || die "could not download $base/$archive"
+	fetch "$base/$archive.sha256" "$work/$archive.sha256" ||
+		die "could not download $archive.sha256, so the archive cannot be checked; nothing installed"
+	expected=$(cut -d ' ' -f 1 <"$work/$archive.sha256" | tr 'A-F' 'a-f')
+	actual=$(sha256_of "$work/$archive") ||
+		die "neither sha256sum nor shasum is installed, so the archive cannot be checked; install one (coreutils or perl), then run this again; nothing installed"
+	case $expected in
+	'' | *[!0-9a-f]*) die "$archive.sha256 holds no SHA-256; nothing installed" ;;
+	esac
+	[ "$actual" = "$expected" ] ||
+		die "$archive does not match its .sha256 (got $actual, want $expected): a damaged or altered download; nothing installed"
+	say "checked $archive against its .sha256"
+	mkdir "$work/x"
+	(cd "$work/x" && gzip -dc "../$archive" | tar xf -) || die "could not unpack $archive; nothing installed"
+	dir=$work/x/git-dispatch-$triple
+	binary=$dir/git-dispatch
+	man=$dir/git-dispatch.1
+	bash_completion=$dir/completions/git-dispatch.bash
+	zsh_completion=$dir/completions/_git-dispatch
+	for f in "$binary" "$man" "$bash_completion" "$zsh_completion"; do
+		[ -f "$f" ] || die "$archive lacks ${f#"$dir"/}; nothing installed"
+	done
+fi
+
 # Read-only, so the hook can be a link to it: a tool that writes .git/hooks/pre-push
 # (git lfs update --force, an editor) then fails instead of writing into the binary.
 # Upgrades still replace it, by rename.
 bin="$PREFIX/bin/git-dispatch"
-put "$target_dir/release/git-dispatch" "$bin" 555
-echo "install.sh: installed $bin"
+put "$binary" "$bin" 555
+say "installed $bin"
 
 share="$PREFIX/share"
-put "$here/doc/git-dispatch.1" "$share/man/man1/git-dispatch.1" 644
-put "$here/completions/git-dispatch.bash" "$share/bash-completion/completions/git-dispatch" 644
-put "$here/completions/_git-dispatch" "$share/zsh/site-functions/_git-dispatch" 644
-echo "install.sh: installed the man page (git dispatch --help) and bash and zsh completions under $share"
+put "$man" "$share/man/man1/git-dispatch.1" 644
+put "$bash_completion" "$share/bash-completion/completions/git-dispatch" 644
+put "$zsh_completion" "$share/zsh/site-functions/_git-dispatch" 644
+say "installed the man page (git dispatch --help) and bash and zsh completions under $share"
 
-# Targets count only from the clone's own config and .gitdispatch, as git-dispatch reads them.
-has_target() {
-	git -C "$1" config --local --get-regexp '^dispatch\..*\.repository$' >/dev/null 2>&1 && return 0
-	top=$(git -C "$1" rev-parse --show-toplevel 2>/dev/null) || return 1
-	[ -f "$top/.gitdispatch" ] &&
-		git config --file "$top/.gitdispatch" --get-regexp '^dispatch\..*\.repository$' >/dev/null 2>&1
-}
-
+# The hook, then the guided setup (the binary's own, on a terminal). Piped into sh, this
+# script's standard input is the script itself: the setup reads the terminal instead.
 status=0
 for clone in "$@"; do
-	(cd "$clone" && "$bin" install)
-	if has_target "$clone"; then
-		continue
-	fi
-	target=
 	if [ -t 0 ]; then
-		printf 'install.sh: target repository for %s (owner/repo, the site to rebuild): ' "$clone"
-		read -r target || true
-	fi
-	if [ -z "$target" ]; then
-		echo "install.sh: $clone has no target yet; finish with:"
-		echo "    cd $clone && git dispatch add OWNER/SITE && git dispatch login < token.txt"
-		continue
-	fi
-	if ! (cd "$clone" && "$bin" add "$target"); then
-		echo "install.sh: finish with: cd $clone && git dispatch add OWNER/SITE && git dispatch login"
-		status=1
-		continue
-	fi
-	echo "install.sh: paste a fine-grained token with Contents: read and write on $target"
-	# A refused token leaves the target in place, so a second run would not ask again: say how.
-	if ! (cd "$clone" && "$bin" login); then
-		echo "install.sh: no token stored; finish with: cd $clone && git dispatch login"
-		status=1
+		(cd "$clone" && "$bin" install) || status=1
+	elif [ -t 2 ] && (: </dev/tty) 2>/dev/null; then
+		(cd "$clone" && "$bin" install </dev/tty) || status=1
+	else
+		(cd "$clone" && "$bin" install </dev/null) || status=1
 	fi
 done
 
 case ":$PATH:" in
 *":$PREFIX/bin:"*) ;;
-*) echo "install.sh: add $PREFIX/bin to your PATH so that \`git dispatch\` works" ;;
+*) say "add $PREFIX/bin to your PATH so that \`git dispatch\` works: in ~/.profile (or ~/.zshrc), export PATH=\"$PREFIX/bin:\$PATH\"" ;;
 esac
 # bash-completion's loader looks in its user directory (and git's completion asks it for
 # "git-dispatch" when `git dispatch` is completed); elsewhere the file must be sourced.
 if [ "$share" = "${XDG_DATA_HOME:-$HOME/.local/share}" ]; then
-	echo "install.sh: bash-completion loads the bash completion by itself; without it, add to ~/.bashrc:"
+	say "bash-completion loads the bash completion by itself; without it, add to ~/.bashrc:"
 else
-	echo "install.sh: for bash completion, add to ~/.bashrc:"
+	say "for bash completion, add to ~/.bashrc:"
 fi
 echo "    . $share/bash-completion/completions/git-dispatch"
-echo "install.sh: zsh completion: in ~/.zshrc, before compinit: fpath=($share/zsh/site-functions \$fpath)"
+say "zsh completion: in ~/.zshrc, before compinit: fpath=($share/zsh/site-functions \$fpath)"
 exit "$status"

@@ -11,8 +11,9 @@ use anyhow::{bail, Context, Result};
 use crate::env;
 
 /// Runs `command` to completion within `timeout` (killed past it), stdin closed, stdout and
-/// stderr captured, and `GIT_DISPATCH_TOKEN` removed: only the waiter inherits the token.
-/// `what` names the program in errors.
+/// stderr captured, and `GIT_DISPATCH_TOKEN` removed: only our own processes (the waiter,
+/// the follower, the guided setup's commands) inherit the token. `what` names the program
+/// in errors.
 pub fn output_within(command: &mut Command, timeout: Duration, what: &str) -> Result<Output> {
     let deadline = Instant::now() + timeout;
     let mut child = command

@@ -3,7 +3,8 @@
 
 /// `GIT_DISPATCH=0 git push`: skip git-dispatch for this push (a displaced hook still runs).
 pub const SKIP: &str = "GIT_DISPATCH";
-/// The token; read first. Only the waiter inherits it: every other child loses it.
+/// The token; read first. Only our own processes (the waiter, the follower, the guided
+/// setup's commands) inherit it: every other child loses it.
 pub const TOKEN: &str = "GIT_DISPATCH_TOKEN";
 /// Overrides `dispatch.apiUrl`; the one way for tests to reach a loopback fake.
 pub const API_URL: &str = "GIT_DISPATCH_API_URL";

@@ -22,6 +22,7 @@ mod push;
 pub mod redact;
 mod repo;
 mod say;
+mod setup;
 mod shared;
 mod store;
 mod terminal;

@@ -1,7 +1,7 @@
 //! The proxy for a request, from the environment as curl reads it (`HTTPS_PROXY`,
 //! `ALL_PROXY`, `NO_PROXY`). minreq's own reading is patched out of the vendored copy: it
 //! read only lowercase `https_proxy`, ignored `NO_PROXY`, and sent a loopback request,
-//! token included, to a plain-http proxy (doc/DESIGN.md, "minreq, vendored and patched").
+//! token included, to a plain-http proxy (doc/decisions.md, "minreq, vendored and patched").
 
 use crate::env;
 

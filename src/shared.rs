@@ -1,7 +1,7 @@
 //! The committed `.gitdispatch`: where it is, the id of its content, and whether the user
 //! trusts it as it is now. A pull request can change the file, so its targets are used
 //! only while its blob id matches `dispatch.trusted` in the clone's own config
-//! (doc/DESIGN.md, "Targets, settings and the trust model for .gitdispatch").
+//! (doc/decisions.md, "Targets, settings and the trust model for .gitdispatch").
 
 use std::path::PathBuf;
 

@@ -38,7 +38,7 @@ const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// leaves the entries `leave` alone (the hook sends those itself).
 ///
 /// A plain `fork`, no `exec`: the hook is single-threaded here, and not loading the binary
-/// again saves the push about a millisecond (measured in bench/; doc/DESIGN.md, "The
+/// again saves the push about a millisecond (measured in bench/; doc/decisions.md, "The
 /// waiter: fork without exec"). The parent returns at once.
 pub fn spawn(pid: Option<u32>, leave: &[String]) -> Result<()> {
     // Every caller forks before its first request, so this holds; a debug build checks it,

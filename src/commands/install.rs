@@ -1,11 +1,12 @@
-//! `git dispatch install [--force]`: the hook into this clone.
+//! `git dispatch install [--force]`: the hook into this clone, then, in a clone with no
+//! target, the guided setup (`setup`).
 
 use anyhow::Result;
 
 use crate::config::Config;
 use crate::exit::Code;
 use crate::repo::Repo;
-use crate::{install, say, shared};
+use crate::{install, say, setup, shared};
 
 /// `install [--force]`.
 pub fn run(force: bool) -> Result<Code> {
@@ -18,8 +19,13 @@ pub fn run(force: bool) -> Result<Code> {
         say::line(&format!("trusted {} as it is now", path.display()));
     }
     let config = Config::load(&repo)?;
-    if config.targets.is_empty() {
-        say::line("next: `git dispatch add owner/site`, then `git dispatch login` with a fine-grained token");
+    if !config.targets.is_empty() {
+        return Ok(Code::Ok);
     }
+    let clone = repo.workdir().unwrap_or(repo.git_dir()).to_path_buf();
+    if setup::on_terminal() {
+        return setup::guided(&clone);
+    }
+    say::line(&format!("no target yet; {}", setup::finish_words(&clone)));
     Ok(Code::Ok)
 }

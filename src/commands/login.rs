@@ -145,6 +145,11 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
         ));
     }
     store(&key, &token, &seen)?;
+    if settings.is_none_or(|s| s.follow.value) {
+        for repository in &seen {
+            check_actions(&api, &token, repository);
+        }
+    }
     Ok(Code::report_if(!missing.is_empty()))
 }
 
@@ -163,9 +168,12 @@ fn cannot_see(repository: &str, seen: &[&str], several_owners: bool) -> String {
              give {its_owner} its own with `git dispatch login --owner {its_owner}`"
         )
     } else {
+        // GitHub says 404 alike for a name that does not exist and one the token may not
+        // see: the name first, since a typo is the likelier and cheaper fix.
         format!(
-            "{repository}: this token cannot see it; add it to the token's repository access \
-             (with Contents: read and write), or log in with a token that can"
+            "{repository}: GitHub shows this token no such repository; check the name \
+             (`git dispatch list`), or add it to the token's repository access (with \
+             Contents: read and write)"
         )
     }
 }
@@ -183,6 +191,23 @@ fn store(key: &str, token: &Token, seen: &[&str]) -> Result<Code> {
         path.display()
     ));
     Ok(Code::Ok)
+}
+
+/// Says when the token cannot read `repository`'s Actions runs: the dispatch works without
+/// it, but no build can be followed.
+fn check_actions(api: &Api, token: &Token, repository: &str) {
+    let path = format!("/repos/{repository}/actions/runs?per_page=1");
+    let answer = api.send(Method::Get, &api.url(&path), None, token);
+    match answer.as_ref().map(|a| a.status) {
+        Ok(200) => {}
+        Ok(status @ (403 | 404)) => say::line(&format!(
+            "{repository}: this token cannot read its Actions runs ({status}), so builds are \
+             not followed; give it Actions: Read-only, then `git dispatch login` again (or \
+             `git config dispatch.follow false`)"
+        )),
+        // Not known: doctor checks it again.
+        _ => {}
+    }
 }
 
 /// `GET path` with `token`: whether it sees `what`; `Err` when GitHub refuses the token

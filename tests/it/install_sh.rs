@@ -84,8 +84,11 @@ impl Setup {
     fn with_env(env: TestEnv) -> Setup {
         let script = if env.runs_as_other_user() {
             let copy = env.root.join("checkout");
+            // A checkout, as install.sh tells one (else it would download the release).
             for file in [
                 "install.sh",
+                "Cargo.toml",
+                "src/main.rs",
                 "doc/git-dispatch.1",
                 "completions/git-dispatch.bash",
                 "completions/_git-dispatch",
@@ -95,7 +98,12 @@ impl Setup {
                 fs::copy(repo_dir().join(file), &to).unwrap();
             }
             set_mode(&copy.join("install.sh"), 0o755);
-            for dir in [copy.clone(), copy.join("doc"), copy.join("completions")] {
+            for dir in [
+                copy.clone(),
+                copy.join("doc"),
+                copy.join("completions"),
+                copy.join("src"),
+            ] {
                 set_mode(&dir, 0o755);
             }
             copy.join("install.sh")
@@ -305,10 +313,7 @@ fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
     );
     assert_contains(
         &first,
-        &format!(
-            "install.sh: {} has no target yet; finish with:",
-            clone.display()
-        ),
+        "git-dispatch: no target yet; finish with:",
         "first run",
     );
     assert_contains(
@@ -343,11 +348,7 @@ fn clone_with_a_target_is_not_asked_for_one() {
     s.env.dispatch_ok(&["add", "owner/site"]);
     let out = s.run_ok(&[&s.env.clone]);
     assert_contains(&out, "installed the pre-push hook", "install.sh");
-    assert_lacks(
-        &out,
-        "has no target",
-        "install.sh for a clone with a target",
-    );
+    assert_lacks(&out, "no target", "install.sh for a clone with a target");
     assert_eq!(
         s.env
             .git_stdout(&s.env.clone, &["config", "dispatch.site.repository"]),
@@ -364,7 +365,7 @@ fn a_shared_target_in_gitdispatch_counts_as_a_target() {
     assert_contains(&out, "installed the pre-push hook", "install.sh");
     assert_lacks(
         &out,
-        "has no target",
+        "no target",
         "install.sh for a clone with .gitdispatch",
     );
 }
@@ -392,7 +393,7 @@ fn a_target_in_global_config_does_not_count() {
     let out = s.run_ok(&[&s.env.clone]);
     assert_contains(
         &out,
-        &format!("install.sh: {} has no target yet", s.env.clone.display()),
+        "git-dispatch: no target yet; finish with:",
         "install.sh with a target in global config only",
     );
 }
@@ -567,6 +568,8 @@ impl Terminal {
 const REPO_PROMPT: &str = "(owner/repo, the site to rebuild): ";
 const TOKEN_PROMPT: &str = "git-dispatch: paste the token (input hidden): ";
 
+const RETRY_PROMPT: &str = "is mistyped, type the right name; else press Enter to finish later: ";
+
 /// install.sh on a terminal for the clone: answers `repository`, then, if given, types
 /// `token` once the hidden prompt has switched echo off.
 fn guided(s: &Setup, repository: &str, token: Option<&str>) -> (ExitStatus, String) {
@@ -574,13 +577,19 @@ fn guided(s: &Setup, repository: &str, token: Option<&str>) -> (ExitStatus, Stri
     term.wait_for_text(REPO_PROMPT);
     term.type_line(repository);
     if let Some(token) = token {
-        term.wait_for_text(TOKEN_PROMPT);
-        // The prompt is printed just before echo goes off: never type into an echoing
-        // terminal.
-        term.wait_until("the token prompt to switch echo off", |t| !t.echoes());
-        term.type_line(token);
+        type_token(&mut term, token, 1);
     }
     term.finish()
+}
+
+/// Types `token` at the `nth` token prompt, once it has switched echo off.
+fn type_token(term: &mut Terminal, token: &str, nth: usize) {
+    term.wait_until("the token prompt", |t| {
+        t.shown().matches(TOKEN_PROMPT).count() >= nth
+    });
+    // The prompt is printed just before echo goes off: never type into an echoing terminal.
+    term.wait_until("the token prompt to switch echo off", |t| !t.echoes());
+    term.type_line(token);
 }
 
 fn show_terminal(status: &ExitStatus, shown: &str) -> String {
@@ -593,6 +602,11 @@ fn guided_setup_on_a_terminal_adds_the_target_and_stores_the_token() {
     let mut env = TestEnv::unprivileged();
     env.set_api_url(Some(&fake.url()));
     let s = Setup::with_env(env);
+    // As a writer has it: builds are followed (the tests' global config turns it off).
+    s.env.git_ok(
+        &s.env.root,
+        &["config", "--global", "dispatch.follow", "true"],
+    );
 
     let (status, shown) = guided(&s, "owner/site", Some(TOKEN));
     let context = show_terminal(&status, &shown);
@@ -643,9 +657,32 @@ fn guided_setup_on_a_terminal_adds_the_target_and_stores_the_token() {
         .map(|r| (r.method, r.path, r.status))
         .collect();
     assert_eq!(
-        checks,
-        vec![("GET".to_string(), "/repos/owner/site".to_string(), 200)],
-        "login checked the token against the new target"
+        checks[..2.min(checks.len())],
+        [
+            ("GET".to_string(), "/repos/owner/site".to_string(), 200),
+            (
+                "GET".to_string(),
+                "/repos/owner/site/actions/runs".to_string(),
+                200
+            )
+        ],
+        "login checked the token against the new target, and that it reads its runs: {checks:?}"
+    );
+    // What the token needs was said before it was asked for; doctor ended the setup.
+    for said in [
+        "https://github.com/settings/personal-access-tokens/new",
+        "Contents: Read and write",
+        "Actions: Read-only",
+        "git-dispatch: checking the setup (`git dispatch doctor`):",
+        "ok   site: the token can see owner/site",
+        // The first minute already says what would make the first push start nothing.
+        "FAIL site: no workflow on owner/site's main runs on repository_dispatch",
+    ] {
+        assert!(shown.contains(said), "{said}\n{context}");
+    }
+    assert!(
+        shown.find("Actions: Read-only") < shown.find(TOKEN_PROMPT),
+        "{context}"
     );
     assert_eq!(
         std::fs::read_link(s.env.hook_path()).ok(),
@@ -661,13 +698,20 @@ fn guided_setup_with_a_refused_token_says_how_to_finish() {
     env.set_api_url(Some(&fake.url()));
     let s = Setup::with_env(env);
 
-    let (status, shown) = guided(&s, "owner/site", Some(TOKEN));
+    let mut term = Terminal::spawn(s.cmd(&[&s.env.clone]));
+    term.wait_for_text(REPO_PROMPT);
+    term.type_line("owner/site");
+    type_token(&mut term, TOKEN, 1);
+    // The name is right: Enter, to finish later.
+    term.wait_for_text(RETRY_PROMPT);
+    term.type_line("");
+    let (status, shown) = term.finish();
     let context = show_terminal(&status, &shown);
     assert_eq!(status.code(), Some(1), "{context}");
     assert!(shown.contains("token not stored"), "{context}");
     assert!(
         shown.contains(&format!(
-            "install.sh: no token stored; finish with: cd {} && git dispatch login",
+            "git-dispatch: no token stored; finish with: cd {} && git dispatch login",
             s.env.clone.display()
         )),
         "{context}"
@@ -688,6 +732,36 @@ fn guided_setup_with_a_refused_token_says_how_to_finish() {
 }
 
 #[test]
+fn a_mistyped_site_is_blamed_first_and_corrected_at_the_prompt() {
+    let fake = FakeGitHub::start();
+    let mut env = TestEnv::new();
+    env.set_api_url(Some(&fake.url()));
+    let s = Setup::with_env(env);
+
+    let mut term = Terminal::spawn(s.cmd(&[&s.env.clone]));
+    term.wait_for_text(REPO_PROMPT);
+    term.type_line("owner/stie");
+    type_token(&mut term, TOKEN, 1);
+    term.wait_for_text(RETRY_PROMPT);
+    term.type_line("owner/site");
+    type_token(&mut term, TOKEN, 2);
+    let (status, shown) = term.finish();
+    let context = show_terminal(&status, &shown);
+    assert_eq!(status.code(), Some(0), "{context}");
+    assert!(
+        shown.contains("owner/stie: GitHub shows this token no such repository; check the name"),
+        "the name is the first suspect\n{context}"
+    );
+    assert!(shown.contains("checked and stored"), "{context}");
+    // The wrong target is gone; the right one stays, and nothing was queued for the wrong.
+    let targets = s.env.git_stdout(
+        &s.env.clone,
+        &["config", "--get-regexp", r"^dispatch\..*\.repository$"],
+    );
+    assert_eq!(targets, "dispatch.site.repository owner/site", "{context}");
+}
+
+#[test]
 fn guided_setup_with_a_bad_repository_says_how_to_finish() {
     let s = Setup::new();
     let (status, shown) = guided(&s, "https://github.com/owner/site", None);
@@ -699,7 +773,7 @@ fn guided_setup_with_a_bad_repository_says_how_to_finish() {
     );
     assert!(
         shown.contains(&format!(
-            "install.sh: finish with: cd {} && git dispatch add OWNER/SITE && git dispatch login",
+            "git-dispatch: finish with: cd {} && git dispatch add OWNER/SITE && git dispatch login",
             s.env.clone.display()
         )),
         "{context}"

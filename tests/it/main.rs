@@ -15,6 +15,7 @@ mod lfs;
 mod outcomes;
 mod push;
 mod regressions;
+mod release;
 mod secrets;
 mod targets;
 mod tls;
