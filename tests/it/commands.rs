@@ -537,7 +537,8 @@ fn login_stores_a_token_that_sees_some_targets_and_names_the_others_with_the_fix
     );
     assert!(
         text.contains(
-            "owner/docs: this token cannot see it; add it to the token's repository access"
+            "owner/docs: GitHub shows this token no such repository; check the name \
+             (`git dispatch list`), or add it to the token's repository access"
         ),
         "{text}"
     );

@@ -90,7 +90,7 @@ struct Mirror {
 }
 
 impl Mirror {
-    fn serve(files: Vec<(String, Vec<u8>)>) -> Mirror {
+    fn serve(files: Files) -> Mirror {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("start the mirror");
         let url = format!("http://{}", server.server_addr());
         let asked = Arc::new(Mutex::new(Vec::new()));
@@ -110,11 +110,12 @@ impl Mirror {
     }
 }
 
+/// Files a mirror serves: (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
 /// The release's files as `.ci/release-archive` laid them out, plus install.sh, each
 /// changed by `edit` (name, bytes) -> Some(new bytes) or None to leave it out.
-fn release_files(
-    edit: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
-) -> Option<(Vec<(String, Vec<u8>)>, String)> {
+fn release_files(edit: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>) -> Option<(Files, String)> {
     let (dir, archive) = release()?;
     let mut all = Vec::new();
     for name in [archive.clone(), format!("{archive}.sha256")] {
