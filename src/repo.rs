@@ -15,9 +15,22 @@ impl Repo {
     pub fn discover() -> Result<Repo> {
         // An absolute start gives absolute paths in every message and file we write.
         let cwd = std::env::current_dir().context("reading the current directory")?;
-        let inner = gix::discover_with_environment_overrides(cwd).context(
-            "not inside a git repository; run this in your content clone (or `cd` there first)",
-        )?;
+        let inner = match gix::discover_with_environment_overrides(&cwd) {
+            Ok(inner) => inner,
+            // Said plainly: where we are, and where to go; gix's own words add nothing.
+            Err(err) if err.to_string().contains("Could not find a git repository") => {
+                anyhow::bail!(
+                    "{} is not inside a git repository; run this in your content clone (`cd` \
+                     there first)",
+                    cwd.display()
+                )
+            }
+            Err(err) => {
+                return Err(err).context(
+                    "not inside a readable git repository; run this in your content clone",
+                )
+            }
+        };
         Ok(Repo { inner })
     }
 

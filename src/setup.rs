@@ -113,7 +113,7 @@ fn name_of(site: &str) -> String {
 }
 
 /// Prints `question` and reads one line from the terminal, trimmed.
-fn ask(question: &str) -> Result<String> {
+pub fn ask(question: &str) -> Result<String> {
     let mut err = std::io::stderr().lock();
     write!(err, "git-dispatch: {question}")?;
     err.flush()?;

@@ -279,7 +279,7 @@ fn moved_on(repo: &Repo, entry: &Entry, sha: &str) -> bool {
 }
 
 /// `git ls-remote <remote> <ref>`, never prompting, bounded, without our token.
-fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<String>> {
+pub fn ls_remote(repo: &Repo, remote: &str, remote_ref: &str) -> Result<Option<String>> {
     let dir = repo.workdir().unwrap_or(repo.git_dir());
     let mut command = Command::new("git");
     command

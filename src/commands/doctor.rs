@@ -60,8 +60,11 @@ pub fn run() -> Result<Code> {
     let repo = Repo::discover()?;
     let mut report = Report::default();
     let binary = Binary::current()?;
-    check_hook(&repo, &binary, &mut report)?;
-    check_binary(&repo, &binary.exe, &mut report)?;
+    // Which binary the hook runs means nothing without our hook (after `uninstall`, say):
+    // one failure, not a second that only follows from it.
+    if check_hook(&repo, &binary, &mut report)? {
+        check_binary(&repo, &binary.exe, &mut report)?;
+    }
     check_lfs(&repo, &mut report)?;
 
     let config = Config::load(&repo)?;
@@ -100,13 +103,16 @@ pub fn run() -> Result<Code> {
     Ok(Code::report_if(report.problems > 0))
 }
 
-fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
+/// Checks the hook; whether one of ours is there.
+fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<bool> {
     let dir = repo.hooks_dir()?;
     let hook = dir.join(install::HOOK);
     let chains = std::fs::symlink_metadata(dir.join(install::DISPLACED)).is_ok();
     let exe = &binary.exe;
     let form = install::form(repo, &dir, binary, chains);
-    match (install::installed(&hook)?, form) {
+    let installed = install::installed(&hook)?;
+    let ours = matches!(installed, Installed::Link(_) | Installed::Shim(_));
+    match (installed, form) {
         (Installed::Link(target), _) if !install::runnable(&target) => report.fail(format!(
             "hook {} links to {}, which is gone, so git skips it and no push sends a dispatch; \
              run `git dispatch install`",
@@ -157,7 +163,7 @@ fn check_hook(repo: &Repo, binary: &Binary, report: &mut Report) -> Result<()> {
             report.fail(format!("no hook at {}; run `git dispatch install`", hook.display()))
         }
     }
-    Ok(())
+    Ok(ours)
 }
 
 /// The binary the hook would run, found as the hook finds it.

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use crate::config;
 use crate::exit::Code;
 use crate::repo::Repo;
+use crate::store::{Entry, Store};
 use crate::{say, shared};
 
 /// `remove <name>`.
@@ -28,5 +29,44 @@ pub fn run(name: &str) -> Result<Code> {
     if !removed {
         bail!("no target named {name:?}; see `git dispatch list`");
     }
+    offer_to_drop(&repo, name)?;
     Ok(Code::Ok)
+}
+
+/// The removed target's undelivered dispatches: on a terminal, asks whether to drop them;
+/// else says how. Nothing sends them now that the target is gone.
+fn offer_to_drop(repo: &Repo, name: &str) -> Result<()> {
+    let store = Store::new(repo.common_dir());
+    let left: Vec<Entry> = store
+        .entries()?
+        .into_iter()
+        .filter(|e| e.target == name)
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = left.iter().map(|e| e.id.as_str()).collect();
+    if crate::setup::on_terminal() {
+        let answer = crate::setup::ask(&format!(
+            "{name} has {} undelivered dispatch(es) ({}); drop them? [y/N] ",
+            left.len(),
+            left[0].repository
+        ))?;
+        if answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes") {
+            let _lock = store.lock_target(name)?;
+            for entry in &left {
+                store.remove(&entry.id)?;
+                store.log("dropped", Some(entry), "dropped with its target");
+            }
+            say::line(&format!("dropped {}", ids.join(", ")));
+            return Ok(());
+        }
+    }
+    say::line(&format!(
+        "{name} still has {} undelivered dispatch(es), which nothing sends now; forget each \
+         with `git dispatch drop <id>`: {}",
+        left.len(),
+        ids.join(", ")
+    ));
+    Ok(())
 }

@@ -7,7 +7,7 @@ use crate::delivery::{self, Mode};
 use crate::exit::Code;
 use crate::repo::Repo;
 use crate::say;
-use crate::store::{State, Store};
+use crate::store::{Entry, State, Store};
 use crate::waiter;
 
 /// `retry`: confirm what can be, then send everything pending or failed, now.
@@ -21,8 +21,9 @@ pub fn run() -> Result<Code> {
         say::line("nothing to retry");
         return Ok(Code::Ok);
     }
-    let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::All);
     let mut problem = false;
+    let entries = as_configured_now(&store, &config, entries, &mut problem)?;
+    let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::All);
     for outcome in &outcomes {
         problem |= outcome.verdict.is_err();
         say::line(&delivery::describe(outcome, true));
@@ -39,4 +40,47 @@ pub fn run() -> Result<Code> {
     // What was delivered is followed in the background.
     crate::follow::resume(&store, &config.settings);
     Ok(Code::report_if(problem))
+}
+
+/// The entries as their targets' config says now: a repository corrected since the push
+/// (a typo in `add`) is where they go; an entry whose target was removed is not sent.
+fn as_configured_now(
+    store: &Store,
+    config: &Config,
+    entries: Vec<Entry>,
+    problem: &mut bool,
+) -> Result<Vec<Entry>> {
+    let mut sendable = Vec::new();
+    for entry in entries {
+        let Some(target) = config.target(&entry.target) else {
+            say::line(&format!(
+                "{} ({} {}): its target {:?} is no longer configured, so it is not sent; \
+                 `git dispatch drop {}` forgets it",
+                entry.id,
+                entry.repository,
+                entry.short_sha(),
+                entry.target,
+                entry.id
+            ));
+            *problem = true;
+            continue;
+        };
+        let now = &target.repository.value;
+        if *now == entry.repository {
+            sendable.push(entry);
+            continue;
+        }
+        let _lock = store.lock_target(&entry.target)?;
+        let Some(mut fresh) = store.reload(&entry.id)? else {
+            continue;
+        };
+        say::line(&format!(
+            "{}: {} is now {now} in the config, so that is where it goes",
+            entry.target, fresh.repository
+        ));
+        fresh.repository = now.clone();
+        store.save(&fresh)?;
+        sendable.push(fresh);
+    }
+    Ok(sendable)
 }

@@ -41,9 +41,10 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
                     "remote {remote:?} has no fetch refspec for {branch}; check `git remote -v`"
                 )
             })?;
-        let sha = repo.ref_sha(&tracking)?.with_context(|| {
+        let here = repo.ref_sha(&tracking)?.with_context(|| {
             format!("{tracking} does not exist; run `git fetch {remote}` (or push {branch}) first")
         })?;
+        let sha = remote_head(&repo, remote, &remote_ref, &tracking, here);
         let url = repo.remote_url(remote).unwrap_or_default();
         let facts = PushFacts {
             remote_ref: &remote_ref,
@@ -82,4 +83,40 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
     // What was delivered is followed in the background.
     crate::follow::resume(&store, &config.settings);
     Ok(Code::report_if(failed))
+}
+
+/// What the remote's branch holds, asked of the remote (another clone may have pushed since
+/// the last fetch, as the hook asks for a push by URL); said when it is not what
+/// `tracking` holds here, and `here` when the remote cannot be asked.
+fn remote_head(
+    repo: &Repo,
+    remote: &str,
+    remote_ref: &str,
+    tracking: &str,
+    here: String,
+) -> String {
+    let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
+    match crate::waiter::ls_remote(repo, remote, remote_ref) {
+        Ok(Some(there)) if there == here => here,
+        Ok(Some(there)) => {
+            say::line(&format!(
+                "{tracking} is {} here but {} on {remote} (pushed from elsewhere since your \
+                 last fetch): sending {}, the remote's; `git fetch {remote}` brings it here",
+                short(&here),
+                short(&there),
+                short(&there)
+            ));
+            there
+        }
+        Ok(None) => here,
+        Err(err) => {
+            say::line(&format!(
+                "could not ask {remote} what its branch holds ({}); sending {}, what {tracking} \
+                 holds, which is behind if another clone pushed: `git fetch {remote}` first",
+                say::one_line(&format!("{err:#}")),
+                short(&here)
+            ));
+            here
+        }
+    }
 }

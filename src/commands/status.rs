@@ -85,6 +85,24 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         .iter()
         .filter(|e| e.state == State::Failed)
         .collect();
+    // Out of place (the git-dispatch checkout, any other repository): say where, and where
+    // to go, rather than "nothing pending".
+    if let Ok(config) = &config {
+        if config.targets.is_empty() && entries.is_empty() && history.is_empty() {
+            let here = repo
+                .workdir()
+                .unwrap_or(repo.git_dir())
+                .display()
+                .to_string();
+            writeln!(
+                out,
+                "no target in {here}: git-dispatch works in your content clone; there, \
+                 `git dispatch install` sets it up (here: `git dispatch add owner/site`)"
+            )?;
+            return Ok(Code::Report);
+        }
+    }
+    // Where the eye lands first: what is not delivered yet, then what failed.
     if entries.is_empty() {
         writeln!(out, "nothing pending")?;
     }
@@ -94,27 +112,16 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         }
         writeln!(out, "{title}:")?;
         for e in list.iter() {
-            let retry = if e.state == State::Confirmed && e.next_attempt > now {
-                format!(", next try in {}", duration(e.next_attempt - now))
-            } else {
-                String::new()
-            };
             writeln!(
                 out,
-                "  {}  {} -> {}  {} {}  {}  {} ago, {} attempt(s){retry}",
-                e.id,
+                "  {} -> {}  {} {}: {}  [{}]",
                 e.target,
                 e.repository,
                 e.branch(),
                 e.short_sha(),
-                e.state.as_str(),
-                duration(now.saturating_sub(e.created)),
-                e.attempts
+                entry_words(e, now),
+                e.id
             )?;
-            if let Some(err) = &e.last_error {
-                // Entries written before messages were flattened may hold GitHub's newlines.
-                writeln!(out, "      last error: {}", say::one_line(err))?;
-            }
         }
     }
     if !failed.is_empty() {
@@ -124,43 +131,65 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         )?;
     }
     if !history.is_empty() {
-        writeln!(out, "recent deliveries:")?;
-        for d in history.iter().rev().take(SHOWN) {
-            let short = &d.sha[..d.sha.len().min(7)];
-            let branch = d
-                .remote_ref
-                .strip_prefix("refs/heads/")
-                .unwrap_or(&d.remote_ref);
-            writeln!(
-                out,
-                "  {} -> {}  {branch} {short}  {} ago",
-                d.target,
-                d.repository,
-                duration(now.saturating_sub(d.delivered))
-            )?;
-            match follows.get(&d.id) {
+        writeln!(out, "recent deliveries, newest first:")?;
+    }
+    // The newest few in full; older ones in a line each. A note or hint said for a newer
+    // delivery is not repeated for older ones, so a dozen pushes fit a 24-row screen.
+    let mut said: Vec<String> = Vec::new();
+    let mut once = |text: String, out: &mut std::io::StdoutLock| -> Result<()> {
+        if !said.contains(&text) {
+            writeln!(out, "      {text}")?;
+            said.push(text);
+        }
+        Ok(())
+    };
+    for (i, d) in history.iter().rev().take(SHOWN).enumerate() {
+        let short = &d.sha[..d.sha.len().min(7)];
+        let branch = d
+            .remote_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&d.remote_ref);
+        let what = format!(
+            "  {} -> {}  {branch} {short}  {} ago",
+            d.target,
+            d.repository,
+            duration(now.saturating_sub(d.delivered))
+        );
+        let record = follows.get(&d.id);
+        if i >= FULL {
+            let words = match record {
                 Some(f) if !following && f.phase != crate::follow::record::Phase::Done => {
-                    writeln!(out, "      run: not followed (dispatch.follow is false)")?;
+                    "not followed".to_string()
                 }
-                Some(f) => {
-                    // GitHub's job and step names, and notes from error pages, are text
-                    // from elsewhere: no escape sequence of theirs reaches the terminal.
-                    writeln!(out, "      run: {}", say::printable(&f.words()))?;
-                    if let Some(note) = &f.note {
-                        writeln!(out, "      {}", say::printable(note))?;
-                    }
-                    if f.outcome.is_some_and(Outcome::is_failed_build) && !f.runs.is_empty() {
-                        // A re-run is not followed on its own: only when asked.
-                        writeln!(
-                            out,
-                            "      re-ran it on GitHub? `git dispatch watch` or `git dispatch status --refresh` follows the re-run"
-                        )?;
-                    }
+                Some(f) => say::printable(&brief(f)),
+                None => "delivered".to_string(),
+            };
+            writeln!(out, "{what}: {words}")?;
+            continue;
+        }
+        writeln!(out, "{what}")?;
+        match record {
+            Some(f) if !following && f.phase != crate::follow::record::Phase::Done => {
+                writeln!(out, "      run: not followed (dispatch.follow is false)")?;
+            }
+            Some(f) => {
+                // GitHub's job and step names, and notes from error pages, are text
+                // from elsewhere: no escape sequence of theirs reaches the terminal.
+                writeln!(out, "      run: {}", say::printable(&f.words()))?;
+                if let Some(note) = &f.note {
+                    once(say::printable(note), &mut out)?;
                 }
-                None => {
-                    if let Some(url) = &d.run_url {
-                        writeln!(out, "      run: {url}")?;
-                    }
+                if f.outcome.is_some_and(Outcome::is_failed_build) && !f.runs.is_empty() {
+                    // A re-run is not followed on its own: only when asked.
+                    once(
+                        "re-ran it on GitHub? `git dispatch watch` or `git dispatch status --refresh` follows the re-run".to_string(),
+                        &mut out,
+                    )?;
+                }
+            }
+            None => {
+                if let Some(url) = &d.run_url {
+                    writeln!(out, "      run: {url}")?;
                 }
             }
         }
@@ -170,6 +199,45 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
 
 /// How many recent deliveries `status` shows, and `--refresh` looks at again.
 const SHOWN: usize = 10;
+/// How many of them are shown in full (run URL, notes); older ones get a line each.
+const FULL: usize = 3;
+
+/// A pending or failed entry in the writer's words.
+fn entry_words(e: &Entry, now: u64) -> String {
+    let error = e.last_error.as_deref().map(say::one_line);
+    match (e.state, error) {
+        (State::AwaitingPush, None) => format!(
+            "waiting for the push to land (pushed {} ago)",
+            duration(now.saturating_sub(e.created))
+        ),
+        (State::AwaitingPush, Some(why)) => why,
+        (State::Confirmed, None) => "landed; being sent".to_string(),
+        (State::Confirmed, Some(why)) if e.next_attempt > now => format!(
+            "not delivered yet ({why}); tried again in {} or by `git dispatch retry`",
+            duration(e.next_attempt - now)
+        ),
+        (State::Confirmed, Some(why)) => {
+            format!("not delivered yet ({why}); `git dispatch retry` sends it now")
+        }
+        (State::Failed, why) => format!(
+            "failed: {}",
+            why.unwrap_or_else(|| "no reason kept".to_string())
+        ),
+    }
+}
+
+/// A followed delivery in a few words: each run's state, without URLs.
+fn brief(f: &Follow) -> String {
+    if f.runs.is_empty() {
+        return f.words();
+    }
+    let superseded = f.outcome == Some(Outcome::Superseded);
+    f.runs
+        .iter()
+        .map(|r| r.words(f.github_now, superseded))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// `--refresh`: asks the follower to look again at the shown builds that ended (a re-run
 /// since is then followed to its end), and waits for it to have looked, within a bound.

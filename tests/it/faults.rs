@@ -250,7 +250,7 @@ fn assert_retryable(fault: Fault, expect_in_error: &[&str]) {
     assert!(entry["attempts"].as_u64() >= Some(1), "{entry:#}");
     let text = status_text(&env);
     assert!(
-        text.contains("confirmed") && text.contains("next try in"),
+        text.contains("not delivered yet (") && text.contains("tried again in "),
         "{text}"
     );
     recover(&env, &server, &sha);

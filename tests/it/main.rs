@@ -8,6 +8,7 @@ mod bad_input;
 mod commands;
 mod fake_github;
 mod faults;
+mod first_hour;
 mod follow;
 mod install;
 mod install_sh;

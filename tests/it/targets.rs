@@ -376,7 +376,7 @@ fn status_shows_githubs_multi_line_message_on_one_line() {
     let text = stdout(&out);
     let line = text
         .lines()
-        .find(|l| l.contains("last error:"))
+        .find(|l| l.contains(": failed: "))
         .unwrap_or_else(|| panic!("no last error\n{text}"));
     assert!(
         line.contains(
