@@ -2,6 +2,49 @@
 //! as Unix seconds. Ages and durations come from GitHub's times against its own `Date`,
 //! never against this machine's clock, which may be off.
 
+/// A time on GitHub's clock, in seconds since the epoch: its `Date` header, a run's
+/// timestamps. A type of its own, so it is never compared with this machine's clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitHubSecs(pub u64);
+
+impl GitHubSecs {
+    /// Seconds from `earlier` to this one; 0 when `earlier` is later.
+    pub fn since(self, earlier: GitHubSecs) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `secs` before this one.
+    pub fn minus(self, secs: u64) -> GitHubSecs {
+        GitHubSecs(self.0.saturating_sub(secs))
+    }
+}
+
+/// A time on this machine's wall clock, in milliseconds since the epoch: only what is
+/// saved for another process (scheduling within a process is on the monotonic clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalMs(pub u64);
+
+impl LocalMs {
+    /// Now.
+    pub fn now() -> LocalMs {
+        LocalMs(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        )
+    }
+
+    /// Milliseconds from `earlier` to this one; 0 when `earlier` is later.
+    pub fn since(self, earlier: LocalMs) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `ms` after this one.
+    pub fn plus(self, ms: u64) -> LocalMs {
+        LocalMs(self.0.saturating_add(ms))
+    }
+}
+
 /// Seconds since the epoch of `2026-12-01T19:15:45Z` (GitHub also writes `+00:00`).
 pub fn parse_iso(text: &str) -> Option<u64> {
     let text = text.trim();

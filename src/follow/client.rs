@@ -12,6 +12,7 @@ use super::record::Follow;
 use crate::answer::{self, Failure};
 use crate::api::{Api, Method};
 use crate::config::Settings;
+use crate::timestamp::GitHubSecs;
 use crate::token::{self, Token};
 
 /// Requests of the primary budget left to dispatches: following stops short of them.
@@ -164,7 +165,7 @@ impl Client<'_> {
         let answer = self.api.get_if(&url, etag.as_deref(), self.token);
         if let Ok(a) = &answer {
             if let Some(date) = a.header("date").and_then(crate::timestamp::parse_http) {
-                follow.github_now = follow.github_now.max(date);
+                follow.github_now = follow.github_now.max(GitHubSecs(date));
             }
             // A reserve of the primary budget is left to dispatches, for every record this
             // token follows; the wait is GitHub's reset less GitHub's own `Date`, so this

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::record::{Match, Run};
+use crate::timestamp::GitHubSecs;
 
 /// Polls the list is given to settle before a run is matched by time: lists lag, and
 /// another client's run may show before ours.
@@ -69,7 +70,7 @@ pub struct Ask<'a> {
     /// The id the dispatch carried in `client_payload`, when it fitted.
     pub dispatch_id: Option<&'a str>,
     /// GitHub's clock when it took the dispatch (Unix seconds).
-    pub dispatched_at: u64,
+    pub dispatched_at: GitHubSecs,
     /// The token's user.
     pub user: &'a User,
     /// Whether another dispatch of ours to the same target is still looked for or followed.
@@ -134,7 +135,7 @@ pub fn decide(ask: &Ask, list: &[Listed]) -> Decision {
     // whose titles name no dispatch of ours.
     let new: Vec<&Listed> = list
         .iter()
-        .filter(|l| l.run.created_at + 2 >= ask.dispatched_at)
+        .filter(|l| l.run.created_at >= ask.dispatched_at.minus(2))
         .filter(|l| !names_a_dispatch(&l.title))
         .collect();
     let login = match ask.user {
@@ -212,9 +213,9 @@ mod tests {
                 status: status.into(),
                 conclusion,
                 run_attempt: 1,
-                created_at: AT,
+                created_at: GitHubSecs(AT),
                 run_started_at: None,
-                updated_at: AT,
+                updated_at: GitHubSecs(AT),
                 failed_job: None,
                 current: None,
             },
@@ -226,7 +227,7 @@ mod tests {
     fn ask<'a>(user: &'a User, elapsed_polls: u64) -> Ask<'a> {
         Ask {
             dispatch_id: Some("gd-1"),
-            dispatched_at: AT,
+            dispatched_at: GitHubSecs(AT),
             user,
             others_in_flight: false,
             elapsed_ms: elapsed_polls * POLL,
@@ -478,7 +479,7 @@ mod tests {
     fn a_run_created_before_the_dispatch_is_never_matched_by_time() {
         let writer = User::Known("writer".into());
         let mut old = listed(1, 7, "Build site", "writer", "completed");
-        old.run.created_at = AT - 3;
+        old.run.created_at = GitHubSecs(AT - 3);
         assert_eq!(
             decide(&ask(&writer, 9), std::slice::from_ref(&old)),
             Decision::Wait

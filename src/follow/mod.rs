@@ -39,6 +39,7 @@ use crate::answer::Answer;
 use crate::api::Api;
 use crate::config::Settings;
 use crate::store::{self, Entry, Store};
+use crate::timestamp::{GitHubSecs, LocalMs};
 use client::TokenState;
 pub use life::{resume, resume_for, still_on, stop};
 use outcome::Round;
@@ -114,11 +115,11 @@ pub fn open_record(
         workflow: entry.workflow.clone(),
         workflow_ref: entry.workflow_ref.clone(),
         dispatch_id,
-        dispatched_at: date,
-        github_now: date,
-        recorded_ms: now_ms(),
+        dispatched_at: GitHubSecs(date),
+        github_now: GitHubSecs(date),
+        recorded_ms: LocalMs::now(),
         deadline: store::now() + settings.follow_for.value,
-        next_poll: 0,
+        next_poll: LocalMs(0),
         phase: Phase::Finding,
         matched: run_id.map(|_| Match::RunDetails),
         run_id,
@@ -155,7 +156,7 @@ impl Clock {
     /// When `follow` is next due.
     fn due(&mut self, follow: &Follow) -> Instant {
         *self.due.entry(follow.id.clone()).or_insert_with(|| {
-            let wait = follow.next_poll.saturating_sub(now_ms());
+            let wait = follow.next_poll.since(LocalMs::now());
             Instant::now() + Duration::from_millis(wait.min(MAX_PERSISTED_WAIT_MS))
         })
     }
@@ -166,13 +167,13 @@ impl Clock {
             follow.id.clone(),
             Instant::now() + Duration::from_millis(wait_ms),
         );
-        follow.next_poll = now_ms() + wait_ms;
+        follow.next_poll = LocalMs::now().plus(wait_ms);
     }
 
     /// Milliseconds since `follow` was recorded.
     fn elapsed_ms(&mut self, follow: &Follow) -> u64 {
         let since = *self.since.entry(follow.id.clone()).or_insert_with(|| {
-            let before = now_ms().saturating_sub(follow.recorded_ms).min(86_400_000);
+            let before = LocalMs::now().since(follow.recorded_ms).min(86_400_000);
             let now = Instant::now();
             now.checked_sub(Duration::from_millis(before))
                 .unwrap_or(now)
@@ -404,12 +405,6 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,7 +434,7 @@ mod tests {
         let mut clock = Clock::default();
         let before = Instant::now();
         // Saved before the clock stepped back a day: due in at most the clamp, not a day.
-        let ahead = record(now_ms() + 86_400_000, now_ms() + 86_400_000);
+        let ahead = record(LocalMs::now().0 + 86_400_000, LocalMs::now().0 + 86_400_000);
         let due = clock.due(&ahead);
         assert!(due <= Instant::now() + Duration::from_millis(MAX_PERSISTED_WAIT_MS));
         assert!(due >= before + Duration::from_millis(MAX_PERSISTED_WAIT_MS - 1_000));
@@ -447,10 +442,10 @@ mod tests {
         assert!(clock.elapsed_ms(&ahead) < 1_000);
         // A step forward after reading changes nothing: the clock is the monotonic one.
         let mut later = ahead.clone();
-        later.next_poll = 0;
+        later.next_poll = LocalMs(0);
         assert_eq!(clock.due(&later), due);
         // Overdue on disk: due now.
-        let overdue = record(1, now_ms() - 5_000);
+        let overdue = record(1, LocalMs::now().0 - 5_000);
         let mut clock = Clock::default();
         assert!(clock.due(&overdue) <= Instant::now());
         assert!((4_000..60_000).contains(&clock.elapsed_ms(&overdue)));

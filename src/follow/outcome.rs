@@ -182,7 +182,7 @@ fn find(
         }
         return Ok(poll);
     }
-    let since = crate::timestamp::format_iso(follow.dispatched_at.saturating_sub(CREATED_MARGIN));
+    let since = crate::timestamp::format_iso(follow.dispatched_at.minus(CREATED_MARGIN).0);
     let created = format!("%3E%3D{}", since.replace(':', "%3A"));
     let path = match &follow.workflow {
         None => format!(
@@ -308,7 +308,7 @@ fn with_current(mut run: Run, before: Option<&Run>) -> Run {
 
 /// No run (yet): after two minutes say so, provisionally, and look less often.
 fn waited(follow: &mut Follow, poll: u64, elapsed_ms: u64) -> u64 {
-    let waited_ms = follow.github_now.saturating_sub(follow.dispatched_at) * 1000;
+    let waited_ms = follow.github_now.since(follow.dispatched_at) * 1000;
     if waited_ms.max(elapsed_ms) < NO_RUN_AFTER_POLLS * poll {
         return poll;
     }
@@ -468,7 +468,7 @@ pub fn look_again(round: &Round, tokens: &TokenState, follow: &mut Follow) -> bo
     follow.announced_hook = false;
     follow.announced_notify = false;
     follow.deadline = crate::store::now() + round.settings.follow_for.value;
-    follow.next_poll = 0;
+    follow.next_poll = crate::timestamp::LocalMs(0);
     // A run that had ended meanwhile decides now; a re-run is polled from the next round.
     let _ = track_completed(&client, round, follow);
     true

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::matching::Listed;
 use crate::say;
+use crate::timestamp::{GitHubSecs, LocalMs};
 
 /// The record's format; a newer binary reads older ones, an older one skips newer ones.
 pub const VERSION: u64 = 1;
@@ -29,11 +30,11 @@ pub struct Run {
     /// GitHub's `run_attempt` (a re-run is attempt 2 and up).
     pub run_attempt: u64,
     /// When GitHub created it (Unix seconds, GitHub's clock).
-    pub created_at: u64,
+    pub created_at: GitHubSecs,
     /// When it started running, if it has.
-    pub run_started_at: Option<u64>,
+    pub run_started_at: Option<GitHubSecs>,
     /// GitHub's last change to it.
-    pub updated_at: u64,
+    pub updated_at: GitHubSecs,
     /// For a failure: the first failed job, and its failed step when there is one.
     pub failed_job: Option<(String, Option<String>)>,
     /// While it runs and someone watches on a terminal: the job running, and its step.
@@ -56,9 +57,9 @@ impl Run {
             status: token(v.get("status")?.as_str()?)?,
             conclusion: v.get("conclusion").and_then(Value::as_str).and_then(token),
             run_attempt: v.get("run_attempt").and_then(Value::as_u64).unwrap_or(1),
-            created_at: time("created_at")?,
-            run_started_at: time("run_started_at"),
-            updated_at: time("updated_at").or_else(|| time("created_at"))?,
+            created_at: GitHubSecs(time("created_at")?),
+            run_started_at: time("run_started_at").map(GitHubSecs),
+            updated_at: GitHubSecs(time("updated_at").or_else(|| time("created_at"))?),
             failed_job: None,
             current: None,
         })
@@ -76,9 +77,9 @@ impl Run {
 
     /// How it stands, in words, at `now` on GitHub's clock: `building for 1m12s`,
     /// `succeeded in 48s`, `failed: build / Run astro build`.
-    pub fn words(&self, now: u64, superseded: bool) -> String {
+    pub fn words(&self, now: GitHubSecs, superseded: bool) -> String {
         let started = self.run_started_at.unwrap_or(self.created_at);
-        let took = crate::timestamp::duration(self.updated_at.saturating_sub(started));
+        let took = crate::timestamp::duration(self.updated_at.since(started));
         match (self.status.as_str(), self.conclusion.as_deref()) {
             ("completed", Some("success")) => format!("succeeded in {took}"),
             ("completed", Some("cancelled")) if superseded => {
@@ -90,7 +91,7 @@ impl Run {
             ("completed", None) => "completed".to_string(),
             ("in_progress", _) => format!(
                 "building for {}{}",
-                crate::timestamp::duration(now.saturating_sub(started)),
+                crate::timestamp::duration(now.since(started)),
                 job_words(&self.current)
             ),
             ("waiting", _) => "waiting for approval".to_string(),
@@ -104,8 +105,9 @@ impl Run {
             "id": self.id, "html_url": self.html_url, "workflow": self.workflow,
             "workflow_id": self.workflow_id, "status": self.status,
             "conclusion": self.conclusion, "run_attempt": self.run_attempt,
-            "created_at": self.created_at, "run_started_at": self.run_started_at,
-            "updated_at": self.updated_at,
+            "created_at": self.created_at.0,
+            "run_started_at": self.run_started_at.map(|t| t.0),
+            "updated_at": self.updated_at.0,
             "failed_job": self.failed_job.as_ref().map(|(j, _)| j),
             "failed_step": self.failed_job.as_ref().and_then(|(_, s)| s.as_ref()),
             "current_job": self.current.as_ref().map(|(j, _)| j),
@@ -125,9 +127,9 @@ impl Run {
             status: s("status")?,
             conclusion: s("conclusion"),
             run_attempt: n("run_attempt").unwrap_or(1),
-            created_at: n("created_at")?,
-            run_started_at: n("run_started_at"),
-            updated_at: n("updated_at")?,
+            created_at: GitHubSecs(n("created_at")?),
+            run_started_at: n("run_started_at").map(GitHubSecs),
+            updated_at: GitHubSecs(n("updated_at")?),
             failed_job: s("failed_job").map(|j| (j, s("failed_step"))),
             current: s("current_job").map(|j| (j, s("current_step"))),
         })
@@ -333,15 +335,15 @@ pub struct Follow {
     /// The id sent in `client_payload`, when it fitted.
     pub dispatch_id: Option<String>,
     /// GitHub's clock when it took the dispatch (its `Date`).
-    pub dispatched_at: u64,
+    pub dispatched_at: GitHubSecs,
     /// GitHub's clock at the last answer, for ages.
-    pub github_now: u64,
+    pub github_now: GitHubSecs,
     /// This machine's clock, in milliseconds, when the dispatch was accepted.
-    pub recorded_ms: u64,
+    pub recorded_ms: LocalMs,
     /// This machine's wall clock past which following stops (a laptop's sleep counts).
     pub deadline: u64,
     /// This machine's wall clock of the next request.
-    pub next_poll: u64,
+    pub next_poll: LocalMs,
     /// Where it stands.
     pub phase: Phase,
     /// How the runs were found.
@@ -374,10 +376,10 @@ impl Follow {
             "version": VERSION,
             "id": self.id, "target": self.target, "repository": self.repository,
             "sha": self.sha, "workflow": self.workflow, "workflow_ref": self.workflow_ref,
-            "dispatch_id": self.dispatch_id, "dispatched_at": self.dispatched_at,
-            "github_now": self.github_now, "recorded_ms": self.recorded_ms,
+            "dispatch_id": self.dispatch_id, "dispatched_at": self.dispatched_at.0,
+            "github_now": self.github_now.0, "recorded_ms": self.recorded_ms.0,
             "deadline": self.deadline,
-            "next_poll": self.next_poll, "phase": self.phase.as_str(),
+            "next_poll": self.next_poll.0, "phase": self.phase.as_str(),
             "matched": self.matched.map(Match::as_str), "run_id": self.run_id,
             "runs": self.runs.iter().map(Run::to_json).collect::<Vec<_>>(),
             "listed": self.listed.iter().map(Listed::to_json).collect::<Vec<_>>(),
@@ -408,11 +410,11 @@ impl Follow {
             workflow: s("workflow"),
             workflow_ref: s("workflow_ref"),
             dispatch_id: s("dispatch_id"),
-            dispatched_at: n("dispatched_at")?,
-            github_now: n("github_now").unwrap_or(0),
-            recorded_ms: n("recorded_ms").unwrap_or(0),
+            dispatched_at: GitHubSecs(n("dispatched_at")?),
+            github_now: GitHubSecs(n("github_now").unwrap_or(0)),
+            recorded_ms: LocalMs(n("recorded_ms").unwrap_or(0)),
             deadline: n("deadline")?,
-            next_poll: n("next_poll").unwrap_or(0),
+            next_poll: LocalMs(n("next_poll").unwrap_or(0)),
             phase: Phase::parse(&s("phase")?)?,
             matched: s("matched").as_deref().and_then(Match::parse),
             run_id: n("run_id"),
@@ -533,9 +535,9 @@ mod tests {
             status: status.into(),
             conclusion: conclusion.map(str::to_string),
             run_attempt: 1,
-            created_at: 100,
-            run_started_at: Some(110),
-            updated_at: 158,
+            created_at: GitHubSecs(100),
+            run_started_at: Some(GitHubSecs(110)),
+            updated_at: GitHubSecs(158),
             failed_job: None,
             current: None,
         }
@@ -543,34 +545,40 @@ mod tests {
 
     #[test]
     fn each_status_and_conclusion_reads_as_words() {
-        assert_eq!(run("queued", None).words(120, false), "queued");
-        assert_eq!(run("requested", None).words(120, false), "queued");
-        assert_eq!(run("pending", None).words(120, false), "queued");
+        assert_eq!(run("queued", None).words(GitHubSecs(120), false), "queued");
         assert_eq!(
-            run("waiting", None).words(120, false),
+            run("requested", None).words(GitHubSecs(120), false),
+            "queued"
+        );
+        assert_eq!(run("pending", None).words(GitHubSecs(120), false), "queued");
+        assert_eq!(
+            run("waiting", None).words(GitHubSecs(120), false),
             "waiting for approval"
         );
         assert_eq!(
-            run("in_progress", None).words(182, false),
+            run("in_progress", None).words(GitHubSecs(182), false),
             "building for 1m12s"
         );
         let mut watched = run("in_progress", None);
         watched.current = Some(("build".into(), Some("Run astro build".into())));
         assert_eq!(
-            watched.words(182, false),
+            watched.words(GitHubSecs(182), false),
             "building for 1m12s: build / Run astro build"
         );
         assert_eq!(
-            run("completed", Some("success")).words(200, false),
+            run("completed", Some("success")).words(GitHubSecs(200), false),
             "succeeded in 48s"
         );
         let mut failed = run("completed", Some("failure"));
         failed.failed_job = Some(("build".into(), Some("Run astro build".into())));
-        assert_eq!(failed.words(200, false), "failed: build / Run astro build");
-        failed.failed_job = Some(("build".into(), None));
-        assert_eq!(failed.words(200, false), "failed: build");
         assert_eq!(
-            run("completed", Some("cancelled")).words(200, true),
+            failed.words(GitHubSecs(200), false),
+            "failed: build / Run astro build"
+        );
+        failed.failed_job = Some(("build".into(), None));
+        assert_eq!(failed.words(GitHubSecs(200), false), "failed: build");
+        assert_eq!(
+            run("completed", Some("cancelled")).words(GitHubSecs(200), true),
             "superseded by a newer run"
         );
         for c in CONCLUSIONS {
@@ -595,11 +603,11 @@ mod tests {
             workflow: None,
             workflow_ref: None,
             dispatch_id: Some("gd-a1".into()),
-            dispatched_at: 100,
-            github_now: 120,
-            recorded_ms: 100_000,
+            dispatched_at: GitHubSecs(100),
+            github_now: GitHubSecs(120),
+            recorded_ms: LocalMs(100_000),
             deadline: 4000,
-            next_poll: 0,
+            next_poll: LocalMs(0),
             phase: Phase::Following,
             matched: Some(Match::Id),
             run_id: None,
