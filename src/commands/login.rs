@@ -87,7 +87,19 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
             ),
         }
     }
-    let fix = |repository: &str| cannot_see(repository, &seen, owner.is_none() && owners.len() > 1);
+    // A name GitHub shows this token nothing for may be a typo of one it does see.
+    let visible = if hidden.is_empty() {
+        Vec::new()
+    } else {
+        visible_repositories(&api, &token)
+    };
+    let fix = |repository: &str| {
+        let mut text = cannot_see(repository, &seen, owner.is_none() && owners.len() > 1);
+        if let Some(near) = nearest(repository, &visible) {
+            text.push_str(&format!("; did you mean {near}?"));
+        }
+        text
+    };
     if seen.is_empty() {
         for repository in &hidden {
             say::line(&fix(repository));
@@ -178,6 +190,63 @@ fn cannot_see(repository: &str, seen: &[&str], several_owners: bool) -> String {
     }
 }
 
+/// The repositories the token can see (`GET /user/repos`, the first 100), as
+/// `owner/name`; none when GitHub does not say.
+fn visible_repositories(api: &Api, token: &Token) -> Vec<String> {
+    let answer = api.send(
+        Method::Get,
+        &api.url("/user/repos?per_page=100"),
+        None,
+        token,
+    );
+    let Some(answer) = answer.ok().filter(|a| a.status == 200) else {
+        return Vec::new();
+    };
+    serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get("full_name")?.as_str())
+        .filter(|name| crate::config::validate_repository(name).is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The one of `visible` that `typed` most likely meant: two edits away at most, case
+/// aside; none when two are equally near.
+fn nearest<'a>(typed: &str, visible: &'a [String]) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    let mut best: Vec<(usize, &str)> = visible
+        .iter()
+        .map(|v| (edits(&typed, &v.to_ascii_lowercase()), v.as_str()))
+        .filter(|(d, _)| *d <= 2)
+        .collect();
+    best.sort();
+    match best.as_slice() {
+        [(d, name), rest @ ..] if rest.first().is_none_or(|(e, _)| e > d) => Some(name),
+        _ => None,
+    }
+}
+
+/// The Levenshtein distance: insertions, deletions and substitutions from `a` to `b`.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Stores the token and says where; `seen`: the repositories it was checked against.
 fn store(key: &str, token: &Token, seen: &[&str]) -> Result<Code> {
     let path = token::store(key, token)?;
@@ -221,5 +290,24 @@ fn check(api: &Api, token: &Token, path: &str, what: &str) -> Result<Sight, Fail
         (Some(401), Err(failure)) => Err(failure),
         (_, Err(failure)) => Ok(Sight::Unknown(failure.reason().to_string())),
         (_, Ok(())) => Ok(Sight::Unknown("an unexpected answer".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_two_edits_away_names_the_repository_meant() {
+        let visible = vec!["you/site".to_string(), "you/notes".to_string()];
+        assert_eq!(nearest("you/stie", &visible), Some("you/site"));
+        assert_eq!(nearest("You/Site", &visible), Some("you/site"));
+        assert_eq!(nearest("you/sitexyz", &visible), None);
+        assert_eq!(nearest("other/blog", &visible), None);
+        // Equally near: no guess.
+        let twins = vec!["you/ab".to_string(), "you/ac".to_string()];
+        assert_eq!(nearest("you/aa", &twins), None);
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("", "ab"), 2);
     }
 }

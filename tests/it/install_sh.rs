@@ -752,6 +752,10 @@ fn a_mistyped_site_is_blamed_first_and_corrected_at_the_prompt() {
         shown.contains("owner/stie: GitHub shows this token no such repository; check the name"),
         "the name is the first suspect\n{context}"
     );
+    assert!(
+        shown.contains("; did you mean owner/site?"),
+        "the near name the token can see\n{context}"
+    );
     assert!(shown.contains("checked and stored"), "{context}");
     // The wrong target is gone; the right one stays, and nothing was queued for the wrong.
     let targets = s.env.git_stdout(

@@ -712,6 +712,19 @@ fn route(
     }
     let parts = api_parts(path);
     match (method, parts.as_slice()) {
+        // "List repositories for the authenticated user": what the token can see.
+        ("GET", ["user", "repos"]) => {
+            let repos: Vec<Value> = st
+                .visible
+                .iter()
+                .map(|full| {
+                    let (owner, name) = full.split_once('/').unwrap_or(("", full));
+                    json!({"name": name, "full_name": full, "owner": {"login": owner},
+                        "private": true, "html_url": format!("https://github.com/{full}")})
+                })
+                .collect();
+            (200, Value::Array(repos).to_string())
+        }
         ("GET", ["user"]) => match st.user_status {
             200 => (200, json!({"login": "writer"}).to_string()),
             status => (status, message(default_message(status))),
