@@ -177,6 +177,12 @@ put "$bash_completion" "$share/bash-completion/completions/git-dispatch" 644
 put "$zsh_completion" "$share/zsh/site-functions/_git-dispatch" 644
 say "installed the man page (git dispatch --help) and bash and zsh completions under $share"
 
+# Said before the setup, whose closing commands need `git dispatch` on PATH.
+case ":$PATH:" in
+*":$PREFIX/bin:"*) ;;
+*) say "add $PREFIX/bin to your PATH so that \`git dispatch\` works: in ~/.profile (or ~/.zshrc), export PATH=\"$PREFIX/bin:\$PATH\"" ;;
+esac
+
 # The hook, then the guided setup (the binary's own, on a terminal). Piped into sh, this
 # script's standard input is the script itself: the setup reads the terminal instead.
 status=0
@@ -190,10 +196,6 @@ for clone in "$@"; do
 	fi
 done
 
-case ":$PATH:" in
-*":$PREFIX/bin:"*) ;;
-*) say "add $PREFIX/bin to your PATH so that \`git dispatch\` works: in ~/.profile (or ~/.zshrc), export PATH=\"$PREFIX/bin:\$PATH\"" ;;
-esac
 # bash-completion's loader looks in its user directory (and git's completion asks it for
 # "git-dispatch" when `git dispatch` is completed); elsewhere the file must be sourced.
 if [ "$share" = "${XDG_DATA_HOME:-$HOME/.local/share}" ]; then

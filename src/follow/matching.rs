@@ -109,6 +109,10 @@ pub enum Decision {
 /// Decides on `list`, the runs GitHub lists for the dispatch's event since just before it.
 pub fn decide(ask: &Ask, list: &[Listed]) -> Decision {
     let settled = ask.elapsed_ms >= SETTLE_POLLS * ask.poll_ms;
+    // Once every run found has completed, two polls on, the lag has evidently passed for
+    // runs created with ours: waiting out the window would only delay a short build's
+    // outcome past its budget (by id or by time alike).
+    let early = ask.elapsed_ms < 2 * ask.poll_ms;
     if let Some(id) = ask.dispatch_id {
         let ours: Vec<Run> = list
             .iter()
@@ -117,18 +121,14 @@ pub fn decide(ask: &Ask, list: &[Listed]) -> Decision {
             .collect();
         if !ours.is_empty() {
             let runs = newest_per_workflow(ours);
-            // Kept while another workflow's run may still show; but once every run found
-            // has completed, two polls on, the lag has evidently passed for runs created
-            // with ours, and waiting out the window would only delay a short build's
-            // outcome past its budget.
-            let early = ask.elapsed_ms < 2 * ask.poll_ms;
+            // Kept while another workflow's run may still show.
             if !settled && (early || !runs.iter().all(Run::completed)) {
                 return Decision::Provisional(runs);
             }
             return Decision::Found(runs, Match::Id);
         }
     }
-    if !settled {
+    if early {
         return Decision::Wait;
     }
     // By time: new runs (created with the dispatch or after, GitHub's clock to the second)
@@ -142,6 +142,7 @@ pub fn decide(ask: &Ask, list: &[Listed]) -> Decision {
         User::Known(login) => login,
         // Until GitHub says whose the token is, another's run could be taken for ours.
         User::NotYet => return Decision::Wait,
+        _ if !settled => return Decision::Wait,
         User::Unknowable if new.is_empty() => return Decision::Wait,
         User::Unknowable => return Decision::NotIdentified(Ambiguity::UserUnknowable(new.len())),
     };
@@ -150,6 +151,17 @@ pub fn decide(ask: &Ask, list: &[Listed]) -> Decision {
         .filter(|l| l.actor.as_deref() == Some(login.as_str()))
         .map(|l| l.run.clone())
         .collect();
+    // Before the window ends only the plain case is decided: one new run of the user's,
+    // completed, and no other dispatch of ours in flight; anything else waits for the
+    // list to settle.
+    if !settled {
+        let plain = fresh.len() == 1 && !ask.others_in_flight && fresh[0].completed();
+        return if plain {
+            Decision::Found(fresh, Match::Time)
+        } else {
+            Decision::Wait
+        };
+    }
     match fresh.len() {
         0 => Decision::Wait,
         1 if ask.others_in_flight => Decision::NotIdentified(Ambiguity::OtherOfOursInFlight),
@@ -398,6 +410,38 @@ mod tests {
                 what: "by time: the list may still lag",
                 list: vec![mine(1, "Build site")],
                 polls: 5,
+                user: writer.clone(),
+                others: false,
+                want: Decision::Wait,
+            },
+            Row {
+                what: "by time: the one new run, completed two polls on: decided early",
+                list: vec![done(1, "Build site")],
+                polls: 2,
+                user: writer.clone(),
+                others: false,
+                want: found(vec![done(1, "Build site")], Match::Time),
+            },
+            Row {
+                what: "by time: completed in the first poll: not yet",
+                list: vec![done(1, "Build site")],
+                polls: 1,
+                user: writer.clone(),
+                others: false,
+                want: Decision::Wait,
+            },
+            Row {
+                what: "by time: completed early, but another of ours in flight: the window",
+                list: vec![done(1, "Build site")],
+                polls: 3,
+                user: writer.clone(),
+                others: true,
+                want: Decision::Wait,
+            },
+            Row {
+                what: "by time: two completed early: the window, then not identified",
+                list: vec![done(2, "Build site"), done(1, "Build site")],
+                polls: 3,
                 user: writer.clone(),
                 others: false,
                 want: Decision::Wait,
