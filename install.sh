@@ -20,7 +20,12 @@ set -eu
 HOME_URL=https://github.com/git-dispatch/git-dispatch
 
 PREFIX=${PREFIX:-"$HOME/.local"}
-here=$(cd "$(dirname "$0")" && pwd)
+# A checkout only when run as a file: piped into sh, $0 is the shell, and the current
+# directory (whatever it holds) is no reason to build from source.
+case $0 in
+*/install.sh | install.sh) here=$(cd "$(dirname "$0")" && pwd) ;;
+*) here= ;;
+esac
 
 say() { echo "install.sh: $*"; }
 die() {
@@ -45,7 +50,15 @@ while [ $# -gt 0 ]; do
 		prebuilt=1
 		;;
 	--help | -h)
-		sed -n '2,17p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
+		cat <<USAGE
+usage: install.sh [--prebuilt] [--version X] [CLONE...]
+Installs git-dispatch into \$PREFIX/bin (default ~/.local/bin) with its man page and
+completions, then the hook into each CLONE, with the guided setup on a terminal.
+  --prebuilt   download the release binary even in a checkout with cargo
+  --version X  that release (default: the latest); implies --prebuilt
+The archive is checked against its .sha256 before anything is installed.
+GIT_DISPATCH_DOWNLOAD_URL: where one release's files are (a mirror, a copy).
+USAGE
 		exit 0
 		;;
 	--) shift && break ;;
@@ -94,7 +107,10 @@ target_triple() {
 # fetch URL FILE: fails (and says so) on any HTTP error.
 fetch() {
 	if command -v curl >/dev/null 2>&1; then
-		curl --proto '=https,http' -fsSL --retry 2 -o "$2" "$1"
+		case $1 in
+		https:*) curl --proto '=https' --proto-redir '=https' -fsSL --retry 2 -o "$2" "$1" ;;
+		*) curl -fsSL --retry 2 -o "$2" "$1" ;;
+		esac
 	elif command -v wget >/dev/null 2>&1; then
 		wget -q -O "$2" "$1"
 	else
@@ -113,7 +129,7 @@ sha256_of() {
 }
 
 in_checkout() {
-	[ -f "$here/Cargo.toml" ] && [ -f "$here/src/main.rs" ] &&
+	[ -n "$here" ] && [ -f "$here/Cargo.toml" ] && [ -f "$here/src/main.rs" ] &&
 		grep -q '^name = "git-dispatch"' "$here/Cargo.toml"
 }
 
@@ -138,7 +154,10 @@ else
 	fi
 	work=$(mktemp -d 2>/dev/null || mktemp -d -t git-dispatch)
 	trap 'rm -rf "$work"' EXIT
-	trap 'exit 130' INT TERM
+	# dash runs no EXIT trap on death by a signal: exit, so it does.
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 	say "downloading $base/$archive"
 	fetch "$base/$archive" "$work/$archive" || die "could not download $base/$archive"
 	fetch "$base/$archive.sha256" "$work/$archive.sha256" ||

@@ -225,6 +225,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         let mut fired: Vec<String> = recorded.iter().map(|e| e.target.clone()).collect();
         fired.dedup();
         store.note_push(&crate::store::LastPush {
+            remote: crate::redact::url(remote),
             branches: updates
                 .iter()
                 .map(|u| {

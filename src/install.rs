@@ -47,7 +47,8 @@ pub fn is_ours(text: &[u8]) -> bool {
         .any(|l| l.starts_with(FINGERPRINT))
 }
 
-fn sh_quote(s: &str) -> String {
+/// `s` as one sh word, single-quoted.
+pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -30,15 +30,28 @@ pub fn on_terminal() -> bool {
 /// The commands that finish a setup in `clone`, for when no one can be asked.
 pub fn finish_words(clone: &Path) -> String {
     format!(
-        "finish with: cd {} && git dispatch add OWNER/SITE && git dispatch login < token.txt \
-         (a fine-grained token from {TOKEN_PAGE}; `git dispatch login --help` says which \
+        "finish with: cd {} && git dispatch add OWNER/SITE && git dispatch login (paste a \
+         fine-grained token from {TOKEN_PAGE}; `git dispatch login --help` says which \
          permissions)",
-        clone.display()
+        here(clone)
     )
 }
 
-/// Asks for the site and a token, then runs doctor. `Report` when the setup could not be
-/// finished (what is left is said, with the command).
+/// `clone` as one shell word, for a command the writer pastes.
+fn here(clone: &Path) -> String {
+    let path = clone.display().to_string();
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-~+".contains(&b))
+    {
+        path
+    } else {
+        crate::install::sh_quote(&path)
+    }
+}
+
+/// Asks for the site and a token, then runs doctor. `Report` when the setup was left
+/// unfinished (what is left is said, with the command).
 pub fn guided(clone: &Path) -> Result<Code> {
     let exe = std::env::current_exe().context("finding this binary to run its commands")?;
     let run = |args: &[&str]| -> Result<bool> {
@@ -50,23 +63,26 @@ pub fn guided(clone: &Path) -> Result<Code> {
             .with_context(|| format!("running git dispatch {}", args.join(" ")))?;
         Ok(status.success())
     };
-    let mut site = ask("which repository builds your site? (owner/repo, the site to rebuild): ")?;
-    if site.is_empty() {
-        say::line(&finish_words(clone));
-        return Ok(Code::Ok);
-    }
-    let no_token = || {
+    let unfinished = |what: &str| {
         say::line(&format!(
-            "no token stored; finish with: cd {} && git dispatch login",
-            clone.display()
+            "{what}; finish with: cd {} && {}",
+            here(clone),
+            "git dispatch login"
         ));
         Ok(Code::Report)
     };
+    let Some(mut site) =
+        ask_site("which repository builds your site? (owner/repo, the site to rebuild): ")?
+    else {
+        say::line(&finish_words(clone));
+        return Ok(Code::Report);
+    };
     for attempt in 1..=TRIES {
-        if !run(&["add", &site])? {
+        // After `--`: a site is never taken for an option.
+        if !run(&["add", "--", &site])? {
             say::line(&format!(
                 "finish with: cd {} && git dispatch add OWNER/SITE && git dispatch login",
-                clone.display()
+                here(clone)
             ));
             return Ok(Code::Report);
         }
@@ -77,22 +93,41 @@ pub fn guided(clone: &Path) -> Result<Code> {
             break;
         }
         if attempt == TRIES {
-            return no_token();
+            return unfinished("no token stored");
         }
-        // GitHub answers 404 alike for a repository that does not exist and for one the
-        // token may not see: the name is the first suspect.
-        let again = ask(&format!(
+        // login said why just above: a name GitHub shows the token nothing for (a typo is
+        // the likelier cause), or a token it refused.
+        let Some(again) = ask_site(&format!(
             "if {site} is mistyped, type the right name; else press Enter to finish later: "
-        ))?;
-        if again.is_empty() {
-            return no_token();
+        ))?
+        else {
+            return unfinished("no token stored");
+        };
+        if !run(&["remove", "--", &name_of(&site)])? {
+            return unfinished(&format!("{site} is still a target"));
         }
-        run(&["remove", &name_of(&site)])?;
         site = again;
     }
     say::line("checking the setup (`git dispatch doctor`):");
     run(&["doctor"])?;
     Ok(Code::Ok)
+}
+
+/// Asks `question` until the answer is `owner/repo` (a few times); `None` for an empty
+/// answer. What was typed is not repeated: a token pasted at the wrong prompt stays off
+/// the screen, and out of every command line.
+fn ask_site(question: &str) -> Result<Option<String>> {
+    for _ in 0..TRIES {
+        let answer = ask(question)?;
+        if answer.is_empty() {
+            return Ok(None);
+        }
+        if crate::config::validate_repository(&answer).is_ok() {
+            return Ok(Some(answer));
+        }
+        say::line("that is not owner/repo (as in github.com/OWNER/REPO); again, or Enter to stop");
+    }
+    Ok(None)
 }
 
 /// What the token needs, said before it is asked for.

@@ -415,10 +415,12 @@ impl Store {
     }
 
     /// Whether a waiter runs now, which sends what GitHub asked it to send a little later.
+    /// Only reads: asked every tick by `watch`, it must not make the state directory again.
     pub fn waiter_alive(&self) -> bool {
-        self.lock_file("waiters").is_ok_and(|(file, _)| {
-            matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
-        })
+        OpenOptions::new()
+            .write(true)
+            .open(self.lock_path("waiters"))
+            .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
     }
 
     /// Lock `name`'s file, opened (created if need be) but not locked.
@@ -558,7 +560,9 @@ impl Store {
     /// Remembers what the latest push was and which targets it fired, for `watch`: a push of
     /// a draft branch must not be taken for the latest build's push. Not fsynced: a hint.
     pub fn note_push(&self, push: &LastPush) {
-        let body = json!({ "branches": push.branches, "fired": push.fired, "at": push.at });
+        let body = json!({
+            "remote": push.remote, "branches": push.branches, "fired": push.fired, "at": push.at,
+        });
         let _ = write_file(
             &self.dir.join("last-push"),
             body.to_string().as_bytes(),
@@ -580,6 +584,7 @@ impl Store {
                 .unwrap_or_default()
         };
         Some(LastPush {
+            remote: v.get("remote")?.as_str()?.to_string(),
             branches: strings("branches"),
             fired: strings("fired"),
             at: v.get("at")?.as_u64()?,
@@ -605,6 +610,8 @@ impl Store {
 /// The latest push the hook saw: what it pushed and which targets it fired.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LastPush {
+    /// The remote pushed to, as git named it to the hook (a remote's name, or a URL).
+    pub remote: String,
     /// The remote refs pushed, short (`draft`, `main`), deletions included.
     pub branches: Vec<String>,
     /// The names of the targets it recorded a dispatch for.

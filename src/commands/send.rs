@@ -108,7 +108,14 @@ fn remote_head(
             ));
             there
         }
-        Ok(None) => here,
+        Ok(None) => {
+            say::line(&format!(
+                "{remote} has no {remote_ref} now (deleted since your last fetch?); sending {}, \
+                 what {tracking} holds",
+                short(&here)
+            ));
+            here
+        }
         Err(err) => {
             say::line(&format!(
                 "could not ask {remote} what its branch holds ({}); sending {}, what {tracking} \

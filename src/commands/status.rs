@@ -38,7 +38,13 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
     // With dispatch.follow = false no follower runs: what a record left from before last
     // said is not how its build stands now.
     let following = config.as_ref().map_or(true, |c| c.settings.follow.value);
-    let problem = !entries.is_empty() || (following && latest_build_failed(&history, &follows));
+    // A repository with no target (the git-dispatch checkout, say) has nothing to report
+    // but that: exit 1 in text and JSON alike.
+    let no_target = config.as_ref().is_ok_and(|c| c.targets.is_empty())
+        && entries.is_empty()
+        && history.is_empty();
+    let problem =
+        no_target || !entries.is_empty() || (following && latest_build_failed(&history, &follows));
     // Said once, to a person (`--json` is for scripts): a desktop notification that could
     // not be shown.
     if !as_json {
@@ -87,20 +93,18 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         .collect();
     // Out of place (the git-dispatch checkout, any other repository): say where, and where
     // to go, rather than "nothing pending".
-    if let Ok(config) = &config {
-        if config.targets.is_empty() && entries.is_empty() && history.is_empty() {
-            let here = repo
-                .workdir()
-                .unwrap_or(repo.git_dir())
-                .display()
-                .to_string();
-            writeln!(
-                out,
-                "no target in {here}: git-dispatch works in your content clone; there, \
-                 `git dispatch install` sets it up (here: `git dispatch add owner/site`)"
-            )?;
-            return Ok(Code::Report);
-        }
+    if no_target {
+        let here = repo
+            .workdir()
+            .unwrap_or(repo.git_dir())
+            .display()
+            .to_string();
+        writeln!(
+            out,
+            "no target in {here}: git-dispatch works in your content clone; there, \
+             `git dispatch install` sets it up (here: `git dispatch add owner/site`)"
+        )?;
+        return Ok(Code::Report);
     }
     // Where the eye lands first: what is not delivered yet, then what failed.
     if entries.is_empty() {

@@ -147,8 +147,10 @@ pub fn run(names: &[String]) -> Result<Code> {
                             .iter()
                             .any(|d| d.target == t.name && d.delivered > push.at)
                 };
+                // A push to another remote (a backup) is not this target's latest push.
+                let ours = |push: &crate::store::LastPush| push.remote == t.remote.value;
                 match &last_push {
-                    Some(push) if !push.fired.contains(&t.name) && !since(push) => {
+                    Some(push) if ours(push) && !push.fired.contains(&t.name) && !since(push) => {
                         Stage::Elsewhere(push.branches.join(", "), Box::new(latest))
                     }
                     _ => latest,

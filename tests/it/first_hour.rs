@@ -58,6 +58,13 @@ fn removing_a_target_says_what_it_left_undelivered_and_retry_leaves_it() {
         "{}",
         show(&out)
     );
+    let sent = |fake: &FakeGitHub| {
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/dispatches"))
+            .count()
+    };
+    let before = sent(&fake);
     let out = env.dispatch(&["retry"]);
     assert_exit(&out, 1, "retry of an entry whose target is gone");
     assert!(
@@ -67,10 +74,7 @@ fn removing_a_target_says_what_it_left_undelivered_and_retry_leaves_it() {
         "{}",
         show(&out)
     );
-    assert!(fake
-        .requests()
-        .iter()
-        .all(|r| !r.path.ends_with("/dispatches") || r.path.contains("stie")));
+    assert_eq!(sent(&fake), before, "retry sent it: {}", fake.describe());
     env.dispatch_ok(&["drop", &id]);
 }
 
@@ -116,6 +120,11 @@ fn status_out_of_place_says_where_it_is_and_what_to_do() {
         )),
         "{}",
         show(&out)
+    );
+    assert_exit(
+        &env.dispatch(&["status", "--json"]),
+        1,
+        "status --json without a target, as in text",
     );
     // Outside any repository: where, and what to do; no library's debug words.
     let out = env.dispatch_in(&env.root, &["status"]);

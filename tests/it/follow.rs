@@ -1364,7 +1364,10 @@ fn following_a_long_build() -> (FakeGitHub, TestEnv, i32) {
 
 #[test]
 fn a_follower_frozen_past_the_bound_asks_once_more_then_says_still_running() {
-    let (fake, env) = following();
+    let (fake, mut env) = following();
+    // Polls 250 ms apart: frozen 10 ms after one, it is between two even on a loaded
+    // machine (the run is settled 1.5 s in, within the 3 s bound).
+    env.set_var("GIT_DISPATCH_POLL_MS", "250");
     env.git_ok(&env.clone, &["config", "dispatch.followFor", "3"]);
     fake.set_build(
         "owner/site",
@@ -1377,7 +1380,7 @@ fn a_follower_frozen_past_the_bound_asks_once_more_then_says_still_running() {
     wait_record_on_disk(&env, "following its run", |v| v["phase"] == "following");
     let pid = follower_pid(&env, || true);
     // Frozen between two polls, not with a request on its way: just after one was answered
-    // (a poll is one GET of the run, every 50 ms here).
+    // (a poll is one GET of the run, every 250 ms here).
     let asked = fake.requests().len();
     let start = Instant::now();
     while fake.requests().len() == asked {

@@ -319,7 +319,7 @@ fn clone_without_a_terminal_gets_the_hook_and_the_commands_to_finish() {
     assert_contains(
         &first,
         &format!(
-            "cd {} && git dispatch add OWNER/SITE && git dispatch login < token.txt",
+            "cd {} && git dispatch add OWNER/SITE && git dispatch login (paste",
             clone.display()
         ),
         "first run",
@@ -768,12 +768,31 @@ fn a_mistyped_site_is_blamed_first_and_corrected_at_the_prompt() {
 #[test]
 fn guided_setup_with_a_bad_repository_says_how_to_finish() {
     let s = Setup::new();
-    let (status, shown) = guided(&s, "https://github.com/owner/site", None);
+    let mut term = Terminal::spawn(s.cmd(&[&s.env.clone]));
+    term.wait_for_text(REPO_PROMPT);
+    // A URL, then a token pasted at the wrong prompt: neither is owner/repo, neither is
+    // said back nor put on a command line; then Enter.
+    term.type_line("https://github.com/owner/site");
+    term.wait_for_text("that is not owner/repo");
+    term.type_line("github_pat_11NOTASITE0000000000000000000000000000");
+    term.wait_until("asked a third time", |t| {
+        t.shown().matches("that is not owner/repo").count() >= 2
+    });
+    term.type_line("");
+    let (status, shown) = term.finish();
     let context = show_terminal(&status, &shown);
     assert_eq!(status.code(), Some(1), "{context}");
     assert!(
-        shown.contains("git-dispatch: error: \"https://github.com/owner/site\""),
-        "add said why\n{context}"
+        shown.contains(
+            "that is not owner/repo (as in github.com/OWNER/REPO); again, or Enter to stop"
+        ),
+        "{context}"
+    );
+    // Typed once (the terminal's echo), never repeated by git-dispatch.
+    assert_eq!(
+        shown.matches("github_pat_11NOTASITE").count(),
+        1,
+        "{context}"
     );
     assert!(
         shown.contains(&format!(
@@ -791,10 +810,11 @@ fn guided_setup_with_an_empty_answer_prints_the_commands() {
     let s = Setup::new();
     let (status, shown) = guided(&s, "", None);
     let context = show_terminal(&status, &shown);
-    assert_eq!(status.code(), Some(0), "{context}");
+    // Left unfinished: something to report.
+    assert_eq!(status.code(), Some(1), "{context}");
     assert!(
         shown.contains(&format!(
-            "cd {} && git dispatch add OWNER/SITE && git dispatch login < token.txt",
+            "cd {} && git dispatch add OWNER/SITE && git dispatch login (paste",
             s.env.clone.display()
         )),
         "{context}"
