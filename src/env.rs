@@ -18,6 +18,9 @@ pub const HOOK: &str = "GIT_DISPATCH_HOOK";
 /// The follower's poll interval in milliseconds (default five seconds), so tests of a
 /// build's whole life take a second.
 pub const POLL_MS: &str = "GIT_DISPATCH_POLL_MS";
+/// Debug builds only, for a test: the follower exits right after it saves an outcome, as a
+/// kill there would (the mark that the next push says it must already be set).
+pub const DIE_AFTER_OUTCOME: &str = "GIT_DISPATCH_TEST_DIE_AFTER_OUTCOME";
 /// The proxy for https, as curl reads it: the first of these that is set.
 pub const HTTPS_PROXY: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
 /// Hosts that go direct, as curl reads them.

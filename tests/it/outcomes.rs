@@ -842,3 +842,44 @@ fn an_answer_the_follower_refused_leaves_no_etag_behind() {
     assert_eq!(wait_outcome(&env)["outcome"], "success");
     assert_eq!(fake.garbled(), 1);
 }
+
+#[test]
+fn a_follower_killed_right_after_saving_a_failure_leaves_it_for_the_next_push() {
+    let (fake, mut env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
+    // The follower dies the moment the outcome is on disk, before anything else.
+    env.set_var("GIT_DISPATCH_TEST_DIE_AFTER_OUTCOME", "1");
+    fake.set_build(
+        "owner/site",
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro build"))),
+            ..Build::default()
+        },
+    );
+    push_post(&env, "a.md");
+    // Read from disk: `status` would start a follower of its own.
+    let dir = env.clone.join(".git/dispatch/runs");
+    let start = Instant::now();
+    loop {
+        let done = fs::read_dir(&dir).into_iter().flatten().flatten().any(|f| {
+            fs::read(f.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|v| v["outcome"] == "failure")
+        });
+        if done {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no outcome saved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.remove_var("GIT_DISPATCH_TEST_DIE_AFTER_OUTCOME");
+    fake.set_build("owner/site", Build::default());
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let said = stderr(&env.push_ok(&["origin", "main"]));
+    assert!(
+        said.contains("git-dispatch: the site build for owner/site")
+            && said.contains("failed: build / Run astro build"),
+        "{said}"
+    );
+}

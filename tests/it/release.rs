@@ -131,6 +131,19 @@ fn release_files(edit: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>) -> Option<(Fil
     Some((all, archive.clone()))
 }
 
+/// The checksum tool this machine has: sha256sum (Linux) or shasum (stock macOS).
+fn checksum_tool() -> &'static str {
+    let on_path = |tool: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .any(|d| d.join(tool).is_file())
+    };
+    if on_path("sha256sum") {
+        "sha256sum"
+    } else {
+        "shasum"
+    }
+}
+
 /// A directory of links to the tools a new machine has: a shell and the basics, curl,
 /// tar and gzip, git; `checksum` names the checksum tools it also has.
 fn new_machine_path(env: &TestEnv, checksum: &[&str]) -> PathBuf {
@@ -191,7 +204,7 @@ fn the_installer_piped_into_sh_installs_this_machines_release_and_the_hook() {
     };
     let env = TestEnv::new();
     let mirror = Mirror::serve(files);
-    let path = new_machine_path(&env, &["sha256sum"]);
+    let path = new_machine_path(&env, &[checksum_tool()]);
     let out = pipe_installer(&env, &mirror, &path);
     assert_exit(&out, 0, "the installer");
     let text = combined(&out);
@@ -293,7 +306,7 @@ fn a_tampered_archive_is_refused_and_nothing_is_installed() {
     };
     let env = TestEnv::new();
     let mirror = Mirror::serve(files);
-    let out = pipe_installer(&env, &mirror, &new_machine_path(&env, &["sha256sum"]));
+    let out = pipe_installer(&env, &mirror, &new_machine_path(&env, &[checksum_tool()]));
     assert_refused(&env, &out, "does not match its .sha256");
 }
 
@@ -305,7 +318,7 @@ fn without_its_checksum_file_or_a_tool_to_check_with_nothing_is_installed() {
     };
     let env = TestEnv::new();
     let mirror = Mirror::serve(files);
-    let out = pipe_installer(&env, &mirror, &new_machine_path(&env, &["sha256sum"]));
+    let out = pipe_installer(&env, &mirror, &new_machine_path(&env, &[checksum_tool()]));
     assert_refused(&env, &out, "could not download");
 
     let Some((files, _)) = release_files(|_, b| Some(b)) else {
