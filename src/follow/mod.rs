@@ -358,13 +358,8 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                     store.mark_unannounced();
                 }
             }
-            // A reopened record is written under the lock the hook marks outcomes said with,
-            // so its older copy, read before, never overwrites this one.
-            let saved = if ended_before {
-                store.save_reopened(&follow)
-            } else {
-                store.save_follow(&follow)
-            };
+            // Under the lock the hook marks outcomes said with (follow/records.rs).
+            let saved = store.save_follow(&follow);
             if ended_before {
                 store.clear_recheck(&follow.id);
             }

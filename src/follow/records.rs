@@ -1,10 +1,13 @@
 //! The follower's files in the state directory, owned here alone: `runs/` (a record per
 //! followed delivery), `recheck/` (requests to look again), `watching` and `unannounced`.
 //!
-//! Writers never overwrite each other's news. The follower saves records that are not done
-//! (and the one save that makes one done); the hook rewrites only done records, to mark
-//! their outcome said, under `locks/follows`; a record reopened for a re-run, which is
-//! done on disk, is saved under that same lock.
+//! Every write of a record holds `locks/follows`, and the one read-modify-write of records
+//! by another process than the follower (the hook marking done outcomes said) holds it
+//! from its read to its writes. The follower reads a record at a round's start and saves
+//! it at the end without holding the lock across the network: what it saves is news only
+//! of records that are not done, and the hook rewrites only done ones, so neither
+//! overwrites the other's news; a record reopened for a re-run is done on disk until the
+//! follower's save, which the lock orders after any mark the hook makes.
 
 use std::fs;
 
@@ -30,28 +33,24 @@ impl Store {
         all
     }
 
-    /// Writes a followed delivery, atomically.
+    /// Writes a followed delivery, atomically, under `locks/follows`.
     pub fn save_follow(&self, follow: &Follow) -> Result<()> {
         // A follower whose state directory was removed under it must not make it again.
         if !self.exists() {
             anyhow::bail!("{} is gone", self.path("").display());
         }
+        let _guard = self.lock("follows")?;
+        self.write_record(follow)
+    }
+
+    /// Writes a record; the caller holds `locks/follows`.
+    fn write_record(&self, follow: &Follow) -> Result<()> {
         let dir = self.path("runs");
         create_dir(&dir)?;
         write_atomic(
             &dir.join(format!("{}.json", follow.id)),
             follow.to_json().to_string().as_bytes(),
         )
-    }
-
-    /// Writes a followed delivery that was reopened (a re-run) under the lock the hook
-    /// holds while it marks outcomes said, so its older copy never overwrites this one.
-    pub fn save_reopened(&self, follow: &Follow) -> Result<()> {
-        if !self.exists() {
-            anyhow::bail!("{} is gone", self.path("").display());
-        }
-        let _guard = self.lock("follows")?;
-        self.save_follow(follow)
     }
 
     /// Says that `watch` is showing builds on a terminal (renewed every second), so the
@@ -134,7 +133,7 @@ impl Store {
         for mut f in self.follows() {
             if f.phase == Phase::Done && !f.announced_hook {
                 f.announced_hook = true;
-                if self.save_follow(&f).is_ok() && f.outcome.is_some_and(|o| !o.is_good()) {
+                if self.write_record(&f).is_ok() && f.outcome.is_some_and(|o| !o.is_good()) {
                     said.push(f);
                 }
             }
