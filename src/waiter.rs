@@ -116,7 +116,7 @@ fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
     let alive = store.hold_waiter();
     confirm_pending(&repo, &store, pid)?;
     // A short `retry-after` is waited out here; a longer one is left to a later run.
-    for _round in 0..3 {
+    for round in 0..3 {
         let mut entries = store.entries()?;
         entries.retain(|e| !leave.contains(&e.id));
         let outcomes = delivery::deliver(&store, &config.settings, &entries, Mode::Due);
@@ -137,8 +137,9 @@ fn run(pid: Option<u32>, leave: &[String]) -> Result<()> {
             }
         }
         match wait {
-            Some(secs) => std::thread::sleep(Duration::from_secs(secs)),
-            None => break,
+            // Not after the last round: nothing would be sent after the sleep.
+            Some(secs) if round < 2 => std::thread::sleep(Duration::from_secs(secs)),
+            _ => break,
         }
     }
     drop(alive);

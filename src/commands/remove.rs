@@ -54,11 +54,16 @@ fn offer_to_drop(repo: &Repo, name: &str) -> Result<()> {
         ))?;
         if answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes") {
             let _lock = store.lock_target(name)?;
+            let mut dropped = Vec::new();
+            // Read again under the lock: one delivered meanwhile is not there to drop.
             for entry in &left {
-                store.remove(&entry.id)?;
-                store.log("dropped", Some(entry), "dropped with its target");
+                if store.reload(&entry.id)?.is_some() {
+                    store.remove(&entry.id)?;
+                    store.log("dropped", Some(entry), "dropped with its target");
+                    dropped.push(entry.id.as_str());
+                }
             }
-            say::line(&format!("dropped {}", ids.join(", ")));
+            say::line(&format!("dropped {}", dropped.join(", ")));
             return Ok(());
         }
     }

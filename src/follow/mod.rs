@@ -92,6 +92,8 @@ pub fn open_record(
     if !settings.follow.value {
         return;
     }
+    // GitHub's clock from its `Date`; an answer without one (a proxy that strips it) leaves
+    // this machine's clock as the best guess, the one place the two may meet.
     let date = answer
         .and_then(|a| a.header("date"))
         .and_then(crate::timestamp::parse_http)

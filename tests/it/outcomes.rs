@@ -289,16 +289,17 @@ fn watch_on_an_80_column_terminal_leaves_no_old_text_behind() {
 #[test]
 fn watch_on_a_terminal_shows_the_step_of_a_build_shorter_than_the_settle_window() {
     let (fake, mut env) = crate::follow::following();
-    // 1.4 s of building, all of it inside the list's settle window (6 polls of 250 ms).
+    // 3.9 s of building, all of it inside the list's settle window (6 polls of 1 s): room
+    // for a loaded machine to start watch and poll the jobs twice while it builds.
     fake.set_build(
         "owner/site",
         Build {
             starts_ms: 100,
-            ends_ms: 1500,
+            ends_ms: 4000,
             ..Build::default()
         },
     );
-    env.set_var("GIT_DISPATCH_POLL_MS", "250");
+    env.set_var("GIT_DISPATCH_POLL_MS", "1000");
     push_post(&env, "a.md");
     let (status, screen) = run_on_terminal(&mut env.dispatch_cmd(&["watch"]), TIMEOUT);
     assert_eq!(status.code(), Some(0), "{screen:?}");
