@@ -1473,3 +1473,24 @@ fn the_readme_command_table_names_every_subcommand_and_no_other() {
         "README's Commands table against `git-dispatch --help`"
     );
 }
+
+#[test]
+fn remove_on_a_terminal_offers_to_drop_what_its_target_left_undelivered() {
+    let fake = FakeGitHub::start();
+    let env = TestEnv::with_fake(&fake);
+    env.install();
+    env.dispatch_ok(&["add", "owner/stie"]);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    let status = env.wait_for_error("failed", TIMEOUT);
+    let id = status["entries"][0]["id"].as_str().unwrap().to_string();
+
+    let mut term = Terminal::spawn(env.dispatch_cmd(&["remove", "stie"]));
+    term.wait_for_text("stie has 1 undelivered dispatch(es) (owner/stie); drop them? [y/N] ");
+    term.type_line("y");
+    let (status, shown) = term.finish();
+    let context = show_terminal(&status, &shown);
+    assert_eq!(status.code(), Some(0), "{context}");
+    assert!(shown.contains(&format!("dropped {id}")), "{context}");
+    assert!(env.status_json()["entries"].as_array().unwrap().is_empty());
+}
