@@ -94,7 +94,7 @@ __git_dispatch_candidates() {
 	local positional=0
 	for ((i = i + 1; i < cword; i++)); do
 		case ${w[i]} in
-		--name | --event | --branch | --remote | --workflow | --paths | --host | --owner) i=$((i + 1)) ;;
+		--name | --event | --branch | --remote | --workflow | --paths | --host | --owner | --hook) i=$((i + 1)) ;;
 		-*) ;;
 		*) positional=$((positional + 1)) ;;
 		esac
@@ -110,10 +110,10 @@ __git_dispatch_candidates() {
 			__git_dispatch_git for-each-ref --format='%(refname:short)' refs/heads
 			return 0
 			;;
-		--name | --event | --workflow | --paths) return 0 ;;
+		--name | --event | --workflow | --paths | --hook) return 0 ;;
 		esac
 		case $cur in
-		-*) printf '%s\n' --name --event --branch --remote --workflow --paths --shared --help ;;
+		-*) printf '%s\n' --name --event --branch --remote --workflow --paths --shared --hook --help ;;
 		esac
 		;;
 	remove)

@@ -127,7 +127,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The repository to dispatch to, as owner/repo.
-    pub repository: String,
+    #[arg(required_unless_present = "hook")]
+    pub repository: Option<String>,
+    /// A deploy hook named NAME instead (Netlify, Vercel, Cloudflare, Render, or any URL that
+    /// takes a POST): its URL, a secret, is read from standard input, never the command line.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with_all = ["repository", "name", "event", "workflow", "shared"]
+    )]
+    pub hook: Option<String>,
     /// The target's name (default: the repository's name).
     #[arg(long)]
     pub name: Option<String>,

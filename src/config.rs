@@ -128,6 +128,9 @@ pub struct Target {
     pub workflow_ref: Option<Sourced<String>>,
     /// The site's public URL, said with a successful build (default: GitHub Pages').
     pub url: Option<Sourced<String>>,
+    /// A deploy hook instead of GitHub (`dispatch.<name>.hook`): then `repository` only
+    /// names it (`netlify build hook`), and nothing is followed.
+    pub hook: Option<crate::deploy_hook::Hook>,
 }
 
 impl Target {
@@ -275,13 +278,33 @@ impl RawTarget {
 
     fn validate(&self, warnings: &mut Vec<String>) -> Result<Target> {
         validate_name(&self.name)?;
-        let Some(repository) = self.last("repository") else {
-            bail!(
+        let hook = match self.last("hook") {
+            Some(h) => Some(
+                crate::deploy_hook::Hook::parse(&h.value)
+                    .with_context(|| format!("dispatch.{}.hook in {}", self.name, h.origin))?,
+            ),
+            None => None,
+        };
+        let repository = match (&hook, self.last("repository")) {
+            (Some(hook), None) => Sourced {
+                value: format!("{} build hook", hook.host.as_str()),
+                origin: Origin::Default,
+            },
+            (Some(_), Some(_)) => bail!(
+                "both a repository and a hook; a target is one or the other: `git config \
+                 --unset dispatch.{}.repository` or `git dispatch remove {}`",
+                self.name,
+                self.name
+            ),
+            (None, Some(repository)) => {
+                validate_repository(&repository.value)?;
+                repository
+            }
+            (None, None) => bail!(
                 "no repository; set it with `git config dispatch.{}.repository owner/repo`",
                 self.name
-            );
+            ),
         };
-        validate_repository(&repository.value)?;
         let remote = self
             .last("remote")
             .unwrap_or_else(|| Sourced::default(DEFAULT_REMOTE.into()));
@@ -372,6 +395,7 @@ impl RawTarget {
         };
         Ok(Target {
             url,
+            hook,
             name: self.name.clone(),
             repository,
             remote,

@@ -208,6 +208,9 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 }
             };
             entry.pushed_url = pushed_url.clone();
+            if entry.hook.is_some() {
+                entry.body = deploy_title(repo, &entry.body, &update.new_sha);
+            }
             if when == When::PrePush {
                 entry.state = State::Confirmed;
             }
@@ -316,10 +319,30 @@ pub fn entry_for(
             }
         }
     };
+    if let Some(hook) = &target.hook {
+        // A deploy hook takes no payload: the body is the build's title (Netlify shows it
+        // in its deploy list), set by the caller, which can read the commit's subject.
+        let content = facts
+            .repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(facts.repository);
+        entry.body = format!("{content} {}", &facts.sha[..facts.sha.len().min(7)]);
+        entry.hook = Some(hook.to_config());
+    }
     entry.workflow = target.workflow.as_ref().map(|w| w.value.clone());
     entry.workflow_ref = target.workflow_ref.as_ref().map(|r| r.value.clone());
     entry.site_url = target.url.as_ref().map(|u| u.value.clone());
     Ok(entry)
+}
+
+/// A deploy hook's build title: `content 3f2a9c1: <subject>`, cut to 100 characters.
+pub fn deploy_title(repo: &Repo, head: &str, sha: &str) -> String {
+    let title = match repo.subject(sha) {
+        Some(subject) => format!("{head}: {}", say::one_line(&subject)),
+        None => head.to_string(),
+    };
+    say::shorten(&title, 100)
 }
 
 /// What a target's path filter makes of a push.
@@ -367,6 +390,9 @@ fn selected_paths(
 
 /// `update` (the event), or `workflow build.yml`.
 fn event_of(config: &Config, entry: &Entry) -> String {
+    if entry.hook.is_some() {
+        return "a build".to_string();
+    }
     match &entry.workflow {
         Some(workflow) => format!("workflow {workflow}"),
         None => config

@@ -9,6 +9,7 @@ pub mod cli;
 mod commands;
 mod config;
 mod delivery;
+mod deploy_hook;
 mod env;
 pub mod exit;
 mod filter;

@@ -263,6 +263,14 @@ impl Repo {
         Ok(None)
     }
 
+    /// The first line of commit `sha`'s message, if we have the commit.
+    pub fn subject(&self, sha: &str) -> Option<String> {
+        let id = gix::ObjectId::from_hex(sha.as_bytes()).ok()?;
+        let commit = self.inner.find_object(id).ok()?.try_into_commit().ok()?;
+        let message = commit.message().ok()?;
+        Some(message.summary().to_string())
+    }
+
     /// The parents of commit `id` (none if we do not have it).
     fn parents(&self, id: gix::ObjectId) -> Result<Vec<gix::ObjectId>> {
         let Ok(object) = self.inner.find_object(id) else {

@@ -78,6 +78,9 @@ pub struct Entry {
     pub workflow: Option<String>,
     /// The ref a workflow dispatch runs on; `None`: the target's default branch.
     pub workflow_ref: Option<String>,
+    /// A deploy hook (`host:id`, as `dispatch.<name>.hook` names it) instead of GitHub; the
+    /// body is then the build's title.
+    pub hook: Option<String>,
     /// For a push by URL (`git push <url> main`) to `remote`'s repository: that URL, with
     /// no credentials. Git updates no remote-tracking ref then, so the remote is asked.
     pub pushed_url: Option<String>,
@@ -136,6 +139,7 @@ impl Entry {
             body,
             workflow: None,
             workflow_ref: None,
+            hook: None,
             pushed_url: None,
             site_url: None,
             state: State::AwaitingPush,
@@ -162,6 +166,7 @@ impl Entry {
             "body": self.body,
             "workflow": self.workflow,
             "workflow_ref": self.workflow_ref,
+            "hook": self.hook,
             "pushed_url": self.pushed_url,
             "site_url": self.site_url,
             "state": self.state.as_str(),
@@ -189,6 +194,7 @@ impl Entry {
             body: s("body")?,
             workflow: s("workflow"),
             workflow_ref: s("workflow_ref"),
+            hook: s("hook"),
             pushed_url: s("pushed_url"),
             site_url: s("site_url"),
             state: State::parse(&s("state")?)?,

@@ -208,13 +208,19 @@ fn write_private(path: &std::path::Path, creds: &Map<String, Value>) -> Result<(
 
 /// Reads a token from standard input; on a terminal, without echo.
 pub fn read_from_stdin() -> Result<String> {
+    read_secret("the token")
+}
+
+/// A secret (`what`: "the token", "the hook URL") from standard input: on a terminal,
+/// asked for with echo off; else read whole (bounded).
+pub fn read_secret(what: &str) -> Result<String> {
     let terminal = unsafe { libc::isatty(0) } == 1;
     if !terminal {
         let mut raw = String::new();
         std::io::stdin()
             .take(16 * 1024)
             .read_to_string(&mut raw)
-            .context("reading the token from standard input")?;
+            .with_context(|| format!("reading {what} from standard input"))?;
         return Ok(raw);
     }
     // Echo off before the prompt shows, so a token pasted at once is never echoed.
@@ -224,12 +230,12 @@ pub fn read_from_stdin() -> Result<String> {
     } else {
         ""
     };
-    eprint!("git-dispatch: paste the token{hidden}: ");
+    eprint!("git-dispatch: paste {what}{hidden}: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = std::io::stdin().read_line(&mut line);
     drop(echo);
-    read.context("reading the token from the terminal")?;
+    read.with_context(|| format!("reading {what} from the terminal"))?;
     Ok(line)
 }
 

@@ -11,15 +11,15 @@ use crate::{say, shared};
 /// `add <owner/repo> …`: writes `[dispatch "<name>"]` with `git config`.
 pub fn run(args: &AddArgs) -> Result<Code> {
     let repo = Repo::discover()?;
-    config::validate_repository(&args.repository)?;
+    let repository = match (&args.repository, &args.hook) {
+        (Some(repository), _) => repository.clone(),
+        (None, Some(name)) => return add_hook(&repo, name, args),
+        (None, None) => bail!("give owner/repo, or --hook NAME"),
+    };
+    config::validate_repository(&repository)?;
     let name = match &args.name {
         Some(name) => name.clone(),
-        None => args
-            .repository
-            .split('/')
-            .nth(1)
-            .unwrap_or_default()
-            .to_string(),
+        None => repository.split('/').nth(1).unwrap_or_default().to_string(),
     };
     config::validate_name(&name)?;
     if let Some(event) = &args.event {
@@ -39,7 +39,7 @@ pub fn run(args: &AddArgs) -> Result<Code> {
         bail!("a target named {name:?} exists already; choose another with --name, or `git dispatch remove {name}` first");
     }
     let key = |k: &str| format!("dispatch.{name}.{k}");
-    config::write(&file, &[&key("repository"), &args.repository])?;
+    config::write(&file, &[&key("repository"), &repository])?;
     if let Some(remote) = &args.remote {
         config::write(&file, &[&key("remote"), remote])?;
     }
@@ -59,8 +59,40 @@ pub fn run(args: &AddArgs) -> Result<Code> {
         shared::trust(&repo)?;
     }
     say::line(&format!(
-        "added target {name} -> {} in {}",
-        args.repository,
+        "added target {name} -> {repository} in {}",
+        file.display()
+    ));
+    Ok(Code::Ok)
+}
+
+/// `add --hook NAME`: the URL from standard input, stored as a secret; `.git/config` gets
+/// the target with its host and the secret's id, and the branches, remote and paths given.
+fn add_hook(repo: &Repo, name: &str, args: &AddArgs) -> Result<Code> {
+    config::validate_name(name)?;
+    for branch in &args.branches {
+        config::validate_branch(branch).context("--branch")?;
+    }
+    let file = super::config_file(repo, false)?;
+    let existing = Config::load(repo)?;
+    if existing.target(name).is_some() || config::has_target(&file, name)? {
+        bail!("a target named {name:?} exists already; `git dispatch remove {name}` first, or choose another name");
+    }
+    let raw = crate::token::read_secret(&format!("the {name} hook URL"))?;
+    let hook = crate::deploy_hook::store(&raw)?;
+    let key = |k: &str| format!("dispatch.{name}.{k}");
+    config::write(&file, &[&key("hook"), &hook.to_config()])?;
+    if let Some(remote) = &args.remote {
+        config::write(&file, &[&key("remote"), remote])?;
+    }
+    for branch in &args.branches {
+        config::write(&file, &["--add", &key("branch"), branch])?;
+    }
+    for pattern in &args.paths {
+        config::write(&file, &["--add", &key("paths"), pattern])?;
+    }
+    say::line(&format!(
+        "added target {name} -> {} in {}; its URL is stored as a secret, as a token is",
+        hook.shown(),
         file.display()
     ));
     Ok(Code::Ok)

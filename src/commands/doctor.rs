@@ -213,6 +213,16 @@ fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
 
 fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report) {
     let name = &target.name;
+    if let Some(hook) = &target.hook {
+        // Asking the hook would start a build: only that its URL is here is checked.
+        return match hook.url() {
+            Ok(_) => report.ok(format!(
+                "{name}: {} is stored (a build starts only on a push; no request made)",
+                hook.shown()
+            )),
+            Err(err) => report.fail(format!("{name}: {err:#}")),
+        };
+    }
     let repository = &target.repository.value;
     report.ok(format!("{name}: config valid ({repository})"));
     let token = match token::find(&config.settings, api.host(), target.owner()) {

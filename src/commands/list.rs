@@ -18,7 +18,11 @@ pub fn run() -> Result<Code> {
         out.push_str("no targets; add one with `git dispatch add owner/site`\n");
     }
     for t in &config.targets {
-        out.push_str(&format!("target {} -> {}\n", t.name, t.repository.value));
+        let shown = t
+            .hook
+            .as_ref()
+            .map_or_else(|| t.repository.value.clone(), |h| h.shown());
+        out.push_str(&format!("target {} -> {shown}\n", t.name));
         let mut row = |key: &str, value: String, origin: &config::Origin| {
             out.push_str(&format!("  {key:<11} {value:<30} ({origin})\n"));
         };

@@ -40,7 +40,7 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
     let targets: Vec<&Target> = config
         .as_ref()
         .filter(|_| configured)
-        .map(|c| c.targets.iter().collect())
+        .map(|c| c.targets.iter().filter(|t| t.hook.is_none()).collect())
         .unwrap_or_default();
     let owners: std::collections::BTreeSet<String> = targets
         .iter()

@@ -12,6 +12,10 @@ use crate::{say, shared};
 pub fn run(name: &str) -> Result<Code> {
     let repo = Repo::discover()?;
     let was_trusted = shared::is_trusted(&repo)?;
+    // A deploy hook's URL goes with its target.
+    let hook = crate::config::Config::load(&repo)
+        .ok()
+        .and_then(|c| c.target(name).and_then(|t| t.hook.clone()));
     let mut removed = false;
     for shared in [false, true] {
         let Ok(file) = super::config_file(&repo, shared) else {
@@ -28,6 +32,10 @@ pub fn run(name: &str) -> Result<Code> {
     }
     if !removed {
         bail!("no target named {name:?}; see `git dispatch list`");
+    }
+    if let Some(hook) = hook {
+        crate::deploy_hook::forget(&hook)?;
+        say::line(&format!("forgot {name}'s hook URL"));
     }
     offer_to_drop(&repo, name)?;
     Ok(Code::Ok)

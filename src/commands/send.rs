@@ -54,12 +54,21 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             paths: None,
         };
         let follow = config.settings.follow.value;
-        entries.push(hook::entry_for(target, remote, &facts, 0, follow)?);
+        let mut entry = hook::entry_for(target, remote, &facts, 0, follow)?;
+        if entry.hook.is_some() {
+            entry.body = hook::deploy_title(&repo, &entry.body, &sha);
+        }
+        entries.push(entry);
     }
     if dry_run {
         for entry in &entries {
-            let (url, body) = delivery::preview(&store, &api, entry);
-            let text = api::render(Method::Post, &url, Some(&body));
+            let (text, url) = match &entry.hook {
+                Some(hook) => crate::deploy_hook::render(hook, &entry.body)?,
+                None => {
+                    let (url, body) = delivery::preview(&store, &api, entry);
+                    (api::render(Method::Post, &url, Some(&body)), url)
+                }
+            };
             writeln!(std::io::stdout(), "{text}").context("writing the request")?;
             // Where it would go, since a proxy setting is easy to get wrong and invisible.
             say::line(&match proxy::route(&url) {

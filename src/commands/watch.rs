@@ -136,7 +136,8 @@ pub fn run(names: &[String]) -> Result<Code> {
         let stages: Vec<Stage> = heads
             .iter()
             .map(|(t, head)| {
-                let latest = stage(&seen, t, head.as_deref(), following);
+                // A deploy hook's build is not followed: its delivery is the end.
+                let latest = stage(&seen, t, head.as_deref(), following && t.hook.is_none());
                 // A dispatch since (`send`, a retry) is what is watched.
                 let since = |push: &crate::store::LastPush| {
                     seen.entries
@@ -190,9 +191,10 @@ pub fn run(names: &[String]) -> Result<Code> {
             .zip(&stages)
             .all(|(seen, s)| !matches!(s, Stage::Nothing) || *seen >= NOTHING_READS);
         if settled && stages.iter().all(|s| finished(s, &seen.rechecks)) {
-            let good = stages.iter().all(|s| match s {
+            let good = heads.iter().zip(&stages).all(|((t, _), s)| match s {
                 Stage::Nothing | Stage::Elsewhere(..) => true,
-                Stage::Delivered(None) => !following,
+                // Not followed: with following off, or a deploy hook (nothing to follow).
+                Stage::Delivered(None) => !following || t.hook.is_some(),
                 Stage::Delivered(Some(f)) => f.outcome.is_some_and(|o| o.is_good()),
                 Stage::Failed(_) | Stage::Pending => false,
             });

@@ -89,7 +89,8 @@ pub fn open_record(
     answer: Option<&Answer>,
     site_url: Option<String>,
 ) {
-    if !settings.follow.value {
+    // A deploy hook's build cannot be followed: its host names no build for it.
+    if !settings.follow.value || entry.hook.is_some() {
         return;
     }
     // GitHub's clock from its `Date`; an answer without one (a proxy that strips it) leaves

@@ -1354,7 +1354,7 @@ fn man_page_documents_every_subcommand_flag_setting_and_the_version() {
         }
     }
     assert!(
-        !synopsis.contains("hook"),
+        !synopsis.contains("git dispatch hook"),
         "hook pre-push, the shim's entry, is not in SYNOPSIS"
     );
     for section in [

@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod commands;
+mod deploy_hooks;
 mod fake_github;
 mod faults;
 mod first_hour;

@@ -1,0 +1,273 @@
+//! Deploy-hook targets (Netlify, Vercel, Cloudflare, Render, any URL): the hook URL read
+//! from standard input and kept as a secret, fired under the same rules as a dispatch with
+//! the host's documented request, against a fake host on 127.0.0.1.
+
+use std::fs;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// One request the fake host got.
+#[derive(Clone, Debug)]
+struct Hit {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// A build host on 127.0.0.1 that answers each hook request with the next of `answers`
+/// (status, Retry-After), then 200.
+struct FakeHost {
+    url: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+impl FakeHost {
+    fn start(answers: Vec<(u16, Option<&'static str>)>) -> FakeHost {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("start the fake host");
+        let url = format!("http://{}", server.server_addr());
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            for mut request in server.incoming_requests() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let (path, query) = request
+                    .url()
+                    .split_once('?')
+                    .map_or((request.url().to_string(), String::new()), |(p, q)| {
+                        (p.to_string(), q.to_string())
+                    });
+                seen.lock().unwrap().push(Hit {
+                    method: request.method().to_string(),
+                    path,
+                    query,
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.to_string(), h.value.to_string()))
+                        .collect(),
+                    body,
+                });
+                let (status, after) = answers.next().unwrap_or((200, None));
+                // Netlify answers a build hook with 200 and an empty body.
+                let mut response = tiny_http::Response::empty(status);
+                if let Some(after) = after {
+                    response = response
+                        .with_header(tiny_http::Header::from_bytes("Retry-After", after).unwrap());
+                }
+                let _ = request.respond(response);
+            }
+        });
+        FakeHost { url, hits }
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    fn wait_hits(&self, n: usize) -> Vec<Hit> {
+        let start = Instant::now();
+        while self.hits().len() < n {
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "{} hook requests, want {n}",
+                self.hits().len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.hits()
+    }
+}
+
+/// The secret part of the fake's Netlify hook URL.
+const SECRET: &str = "5f0c1e2d3a4b5c6d7e8f9a0b";
+
+/// A clone with the hook and a Netlify-shaped deploy hook `site` on `host`.
+fn with_hook(host: &FakeHost) -> (TestEnv, String) {
+    let env = TestEnv::new();
+    env.install();
+    let url = format!("{}/build_hooks/{SECRET}", host.url);
+    let out = env.dispatch_with_stdin(&["add", "--hook", "site"], &format!("{url}\n"));
+    assert_exit(&out, 0, "add --hook");
+    (env, url)
+}
+
+#[test]
+fn a_netlify_hook_fires_once_the_push_lands_with_its_title_and_nothing_of_ours() {
+    let host = FakeHost::start(vec![]);
+    let (env, url) = with_hook(&host);
+    let config = fs::read_to_string(env.clone.join(".git/config")).unwrap();
+    assert!(config.contains("hook = netlify:"), "{config}");
+    assert!(
+        !config.contains(SECRET),
+        "the URL is in .git/config:\n{config}"
+    );
+
+    let sha = env.commit(&env.clone, "post.md", "post\n", "New post & more");
+    let push = env.push_ok(&["origin", "main"]);
+    assert!(
+        stderr(&push).contains(&format!(
+            "git-dispatch: will dispatch a build to netlify build hook once main lands ({})",
+            &sha[..7]
+        )),
+        "{}",
+        show(&push)
+    );
+    let hits = host.wait_hits(1);
+    let hit = &hits[0];
+    assert_eq!(hit.method, "POST");
+    assert_eq!(hit.path, format!("/build_hooks/{SECRET}"));
+    // `<content repository> <sha>: <subject>` (the fake remote is named "remote").
+    let title = format!(
+        "trigger_title=remote%20{}%3A%20New%20post%20%26%20more",
+        &sha[..7]
+    );
+    assert_eq!(hit.query, title, "{hit:?}");
+    assert_eq!(hit.body, "{}");
+    // The documented request and nothing else: no token, none of GitHub's headers.
+    for (name, _) in &hit.headers {
+        let name = name.to_ascii_lowercase();
+        assert!(
+            !["authorization", "x-github-api-version"].contains(&name.as_str()),
+            "{hit:?}"
+        );
+    }
+    // A feature branch fires nothing.
+    env.git_ok(&env.clone, &["checkout", "-q", "-b", "draft"]);
+    env.commit(&env.clone, "d.md", "d\n", "draft");
+    env.push_ok(&["origin", "draft"]);
+    let out = env.dispatch(&["watch"]);
+    assert_exit(&out, 0, "watch after a hook was fired");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(host.hits().len(), 1, "fired once");
+
+    // The URL is a secret: masked where it is shown, in no file of the clone.
+    let list = env.dispatch(&["list"]);
+    assert!(
+        stdout(&list).contains("target site -> netlify hook http://127.0.0.1:"),
+        "{}",
+        show(&list)
+    );
+    assert!(
+        stdout(&list).contains("/build_hooks/5f…"),
+        "{}",
+        show(&list)
+    );
+    let doctor = env.dispatch(&["doctor"]);
+    let status = env.dispatch(&["status", "--json"]);
+    let dry = env.dispatch(&["send", "--dry-run"]);
+    assert_exit(&dry, 0, "send --dry-run");
+    assert!(
+        stdout(&dry).contains("/build_hooks/5f…?trigger_title=remote%20"),
+        "{}",
+        show(&dry)
+    );
+    assert_eq!(host.hits().len(), 1, "a dry run sends nothing");
+    for (what, text) in [
+        ("send --dry-run", combined(&dry)),
+        ("push", combined(&push)),
+        ("list", combined(&list)),
+        ("doctor", combined(&doctor)),
+        ("status --json", combined(&status)),
+        (
+            "log",
+            fs::read_to_string(env.clone.join(".git/dispatch/log.jsonl")).unwrap(),
+        ),
+        (
+            "history",
+            fs::read_to_string(env.clone.join(".git/dispatch/history.json")).unwrap(),
+        ),
+    ] {
+        assert!(!text.contains(SECRET), "{what} shows the hook URL:\n{text}");
+    }
+    assert!(
+        stdout(&doctor).contains("ok   site: netlify hook"),
+        "{}",
+        show(&doctor)
+    );
+    let creds = env.credentials_path();
+    assert_eq!(mode(&creds), 0o600);
+    assert!(fs::read_to_string(&creds).unwrap().contains(&url));
+
+    // Removed, the target takes its URL with it.
+    env.dispatch_ok(&["remove", "site"]);
+    // (a credentials file left empty is removed)
+    assert!(!fs::read_to_string(&creds)
+        .unwrap_or_default()
+        .contains(SECRET));
+}
+
+#[test]
+fn a_deleted_hook_says_so_with_where_to_make_one_and_the_push_is_unharmed() {
+    let host = FakeHost::start(vec![(404, None)]);
+    let (env, _) = with_hook(&host);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    let status = env.wait_for_error("failed", TIMEOUT);
+    let error = status["entries"][0]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("404: the netlify hook was deleted or its URL mistyped")
+            && error.contains("Build hooks")
+            && error.contains("git dispatch add --hook NAME"),
+        "{error}"
+    );
+    assert!(!error.contains(SECRET), "{error}");
+    // The next push says so, in one line.
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let said = stderr(&env.push_ok(&["origin", "main"]));
+    assert!(said.contains("deleted or its URL mistyped"), "{said}");
+}
+
+#[test]
+fn a_hook_that_asks_to_wait_is_sent_again_then_and_once() {
+    let host = FakeHost::start(vec![(429, Some("1")), (503, None)]);
+    let (env, _) = with_hook(&host);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    // 429 with Retry-After 1: the waiter sends it again a second later; that meets a 503,
+    // kept for a later retry, which `retry` sends now.
+    host.wait_hits(2);
+    env.wait_for_error("confirmed", TIMEOUT);
+    env.dispatch_ok(&["retry"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(host.hits().len(), 3, "{:?}", host.hits());
+    let status = env.status_json();
+    assert!(
+        status["entries"].as_array().unwrap().is_empty(),
+        "{status:#}"
+    );
+}
+
+#[test]
+fn a_hook_url_is_taken_only_from_standard_input_and_only_https() {
+    let env = TestEnv::new();
+    env.install();
+    // On the command line it would be in the shell's history and in `ps`.
+    let out = env.dispatch(&[
+        "add",
+        "--hook",
+        "site",
+        "https://api.netlify.com/build_hooks/abc",
+    ]);
+    assert_exit(&out, 2, "a hook URL on the command line");
+    for (url, why) in [
+        (
+            "http://api.netlify.com/build_hooks/abc",
+            "a hook URL is https://",
+        ),
+        ("", "no hook URL on standard input"),
+        ("https://api.netlify.com", "no host or no path"),
+    ] {
+        let out = env.dispatch_with_stdin(&["add", "--hook", "site"], url);
+        assert_exit(&out, 2, why);
+        assert!(stderr(&out).contains(why), "{}", show(&out));
+    }
+    let config = fs::read_to_string(env.clone.join(".git/config")).unwrap();
+    assert!(!config.contains("[dispatch"), "{config}");
+    assert!(!env.credentials_path().exists());
+}
