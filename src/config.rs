@@ -279,12 +279,30 @@ impl RawTarget {
     fn validate(&self, warnings: &mut Vec<String>) -> Result<Target> {
         validate_name(&self.name)?;
         let hook = match self.last("hook") {
+            // Its URL is a secret stored on one machine: a committed hook would fail on all
+            // the others, on every push.
+            Some(h) if h.origin == Origin::Shared => bail!(
+                "a deploy hook cannot be shared in .gitdispatch (its URL is stored on one \
+                 machine); add it in each clone with `git dispatch add --hook {}`",
+                self.name
+            ),
             Some(h) => Some(
                 crate::deploy_hook::Hook::parse(&h.value)
                     .with_context(|| format!("dispatch.{}.hook in {}", self.name, h.origin))?,
             ),
             None => None,
         };
+        if hook.is_some() {
+            // GitHub's keys mean nothing to a hook: said, rather than silently ignored.
+            for key in ["event", "payload", "workflow", "ref", "url"] {
+                if self.get(key).is_some() {
+                    bail!(
+                        "a deploy hook takes no {key}; `git config --unset dispatch.{}.{key}`",
+                        self.name
+                    );
+                }
+            }
+        }
         let repository = match (&hook, self.last("repository")) {
             (Some(hook), None) => Sourced {
                 value: format!("{} build hook", hook.host.as_str()),

@@ -119,31 +119,42 @@ impl Hook {
         format!("{}:{}", self.host.as_str(), self.id)
     }
 
-    /// The stored URL.
+    /// The stored URL; `None` when it is not stored on this machine, `Err` when the
+    /// credentials cannot be read (a fix is named).
+    pub fn stored_url(&self) -> Result<Option<String>> {
+        Ok(crate::token::stored(&key(&self.id))?.map(|url| url.expose().to_string()))
+    }
+
+    /// The stored URL, or why there is none, with the fix.
     pub fn url(&self) -> Result<String> {
-        let stored = crate::token::stored(&key(&self.id))?;
-        match stored {
-            Some(url) => Ok(url.expose().to_string()),
-            None => bail!(
-                "the {} hook's URL is not stored on this machine; add it again with `git \
-                 dispatch add --hook NAME` (the URL on standard input)",
-                self.host.as_str()
-            ),
+        match self.stored_url()? {
+            Some(url) => Ok(url),
+            None => bail!("{}", self.not_stored()),
         }
     }
 
-    /// How it is shown: the host and the stored URL masked, or the host alone.
+    /// Why this machine has no URL for it, and the fix.
+    pub fn not_stored(&self) -> String {
+        format!(
+            "the {} hook's URL is not stored on this machine; add it again with `git \
+             dispatch add --hook NAME` (the URL on standard input)",
+            self.host.as_str()
+        )
+    }
+
+    /// How it is shown: the host and the stored URL masked, or why it cannot be.
     pub fn shown(&self) -> String {
-        match self.url() {
-            Ok(url) => format!("{} hook {}", self.host.as_str(), masked(&url)),
-            Err(_) => format!("{} hook (URL not stored here)", self.host.as_str()),
+        match self.stored_url() {
+            Ok(Some(url)) => format!("{} hook {}", self.host.as_str(), masked(&url)),
+            Ok(None) => format!("{} hook (URL not stored here)", self.host.as_str()),
+            Err(err) => format!("{} hook ({err:#})", self.host.as_str()),
         }
     }
 }
 
-/// Forgets a hook's stored URL (its target was removed).
-pub fn forget(hook: &Hook) -> Result<()> {
-    crate::token::forget(&key(&hook.id)).map(|_| ())
+/// Forgets a hook's stored URL (its target was removed); whether one was stored.
+pub fn forget(hook: &Hook) -> Result<bool> {
+    crate::token::forget(&key(&hook.id))
 }
 
 /// Where a hook URL is stored among the credentials.
@@ -203,16 +214,19 @@ pub fn masked(url: &str) -> String {
     let mut parts = rest.split('/');
     let host = parts.next().unwrap_or_default();
     let segments: Vec<&str> = parts.filter(|s| !s.is_empty()).collect();
-    let first = segments.first().copied().unwrap_or_default();
-    let hint: String = segments
-        .last()
-        .filter(|_| segments.len() > 1)
-        .map(|s| s.chars().take(2).collect())
-        .unwrap_or_default();
-    if segments.len() > 1 {
-        format!("{scheme}://{host}/{first}/{hint}…")
-    } else {
-        format!("{scheme}://{host}/…")
+    // A known host's first segment is a fixed word (`build_hooks`, `deploy`); any other
+    // host's may be the secret itself: only two characters of the path are shown.
+    let known = Host::of(url) != Host::Generic;
+    match (known, segments.as_slice()) {
+        (true, [first, .., last]) => {
+            let hint: String = last.chars().take(2).collect();
+            format!("{scheme}://{host}/{first}/{hint}…")
+        }
+        (_, [first, ..]) => {
+            let hint: String = first.chars().take(2).collect();
+            format!("{scheme}://{host}/{hint}…")
+        }
+        _ => format!("{scheme}://{host}/…"),
     }
 }
 
@@ -234,10 +248,10 @@ pub fn render(hook: &str, title: &str) -> Result<(String, String)> {
     let hook = Hook::parse(hook)?;
     let url = hook.url()?;
     let (full, body) = request(hook.host, &url, title);
-    let shown = match full.split_once('?') {
-        Some((_, query)) => format!("{}?{query}", masked(&url)),
-        None => masked(&url),
-    };
+    // What we add to the URL (Netlify's title) is shown; the stored URL's own query (a
+    // Render `key`) is part of the secret.
+    let added = full.strip_prefix(&url).unwrap_or_default();
+    let shown = format!("{}{added}", masked(&url));
     let mut text = format!("POST {shown}\nUser-Agent: {}\n", crate::api::user_agent());
     if !body.is_empty() {
         text.push_str(&format!("Content-Type: application/json\n\n{body}\n"));
@@ -311,6 +325,10 @@ pub fn judge(host: Host, answer: &Result<Answer, String>) -> Verdict {
         .and_then(|v| v.trim().parse::<u64>().ok());
     match status {
         200..=299 => Ok(()),
+        // A connection cut mid-answer can parse as a stub status line.
+        0..=199 | 600.. => Err(Failure::later(format!(
+            "network: malformed HTTP answer (status {status})"
+        ))),
         404 => Err(Failure::Refused {
             reason: format!(
                 "404: the {} hook was deleted or its URL mistyped; make a new one ({}) and \
@@ -319,7 +337,7 @@ pub fn judge(host: Host, answer: &Result<Answer, String>) -> Verdict {
                 host.where_made()
             ),
         }),
-        429 | 500..=599 => Err(Failure::Later {
+        408 | 429 | 500..=599 => Err(Failure::Later {
             reason: format!(
                 "the {} hook answered {status}; tried again later",
                 host.as_str()
@@ -372,6 +390,14 @@ mod tests {
             "https://api.render.com/deploy/sr…"
         );
         assert!(!masked("https://x.io/a/supersecret").contains("supersecret"));
+        assert_eq!(
+            masked("https://hooks.example.com/SECRETTOKEN/trigger"),
+            "https://hooks.example.com/SE…"
+        );
+        assert_eq!(
+            masked("https://api.cloudflare.com/client/v4/accounts/a/builds/deploy_hooks/d1"),
+            "https://api.cloudflare.com/client/d1…"
+        );
         assert!(validate("http://api.netlify.com/build_hooks/1").is_err());
         assert!(validate("https://u:p@api.netlify.com/build_hooks/1").is_err());
         assert!(validate("https://api.netlify.com").is_err());

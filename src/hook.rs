@@ -299,6 +299,18 @@ pub fn entry_for(
         String::new(),
         push_pid,
     );
+    if let Some(hook) = &target.hook {
+        // A deploy hook takes no payload: the body is the build's title (Netlify shows it
+        // in its deploy list), finished by the caller, which can read the commit's subject.
+        let content = facts
+            .repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(facts.repository);
+        entry.body = format!("{content} {}", &facts.sha[..facts.sha.len().min(7)]);
+        entry.hook = Some(hook.to_config());
+        return Ok(entry);
+    }
     entry.body = match &target.workflow {
         // workflow_dispatch takes the user's payload fields as its inputs, nothing of ours.
         Some(_) => Value::Object(target.payload.value.clone()).to_string(),
@@ -319,17 +331,6 @@ pub fn entry_for(
             }
         }
     };
-    if let Some(hook) = &target.hook {
-        // A deploy hook takes no payload: the body is the build's title (Netlify shows it
-        // in its deploy list), set by the caller, which can read the commit's subject.
-        let content = facts
-            .repository
-            .rsplit('/')
-            .next()
-            .unwrap_or(facts.repository);
-        entry.body = format!("{content} {}", &facts.sha[..facts.sha.len().min(7)]);
-        entry.hook = Some(hook.to_config());
-    }
     entry.workflow = target.workflow.as_ref().map(|w| w.value.clone());
     entry.workflow_ref = target.workflow_ref.as_ref().map(|r| r.value.clone());
     entry.site_url = target.url.as_ref().map(|u| u.value.clone());

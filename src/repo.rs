@@ -94,9 +94,13 @@ impl Repo {
 
     /// The remote's configured URL, if `name` is a configured remote.
     pub fn remote_url(&self, name: &str) -> Option<String> {
-        let key = format!("remote.{name}.url");
+        self.config_string(&format!("remote.{name}.url"))
+    }
+
+    /// The last value of config `key` (`section.subsection.name`), as git reads it.
+    pub fn config_string(&self, key: &str) -> Option<String> {
         self.config()
-            .string(key.as_str())
+            .string(key)
             .map(|v| v.to_str_lossy().into_owned())
     }
 

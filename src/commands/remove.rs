@@ -12,10 +12,11 @@ use crate::{say, shared};
 pub fn run(name: &str) -> Result<Code> {
     let repo = Repo::discover()?;
     let was_trusted = shared::is_trusted(&repo)?;
-    // A deploy hook's URL goes with its target.
-    let hook = crate::config::Config::load(&repo)
-        .ok()
-        .and_then(|c| c.target(name).and_then(|t| t.hook.clone()));
+    // A deploy hook's URL goes with its target: read from the config as written, since a
+    // target that does not validate (the fix this command is) has no entry in `Config`.
+    let hook = repo
+        .config_string(&format!("dispatch.{name}.hook"))
+        .and_then(|v| crate::deploy_hook::Hook::parse(&v).ok());
     let mut removed = false;
     for shared in [false, true] {
         let Ok(file) = super::config_file(&repo, shared) else {
@@ -34,8 +35,14 @@ pub fn run(name: &str) -> Result<Code> {
         bail!("no target named {name:?}; see `git dispatch list`");
     }
     if let Some(hook) = hook {
-        crate::deploy_hook::forget(&hook)?;
-        say::line(&format!("forgot {name}'s hook URL"));
+        match crate::deploy_hook::forget(&hook) {
+            Ok(true) => say::line(&format!("forgot {name}'s hook URL")),
+            Ok(false) => {}
+            Err(err) => say::line(&format!(
+                "{name}'s hook URL could not be forgotten: {err:#}; remove it from the \
+                 credentials file by hand"
+            )),
+        }
     }
     offer_to_drop(&repo, name)?;
     Ok(Code::Ok)

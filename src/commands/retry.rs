@@ -66,7 +66,20 @@ fn as_configured_now(
             continue;
         };
         let now = &target.repository.value;
-        if *now == entry.repository {
+        let now_hook = target.hook.as_ref().map(|h| h.to_config());
+        // A GitHub dispatch and a deploy hook's request have different bodies: an entry
+        // of the one kind is never sent as the other.
+        if now_hook.is_some() != entry.hook.is_some() {
+            say::line(&format!(
+                "{}: target {:?} is now {now}, another kind than when this push was recorded, \
+                 so it is not sent; `git dispatch drop {}` forgets it, `git dispatch send` \
+                 sends the current commit",
+                entry.id, entry.target, entry.id
+            ));
+            *problem = true;
+            continue;
+        }
+        if *now == entry.repository && now_hook == entry.hook {
             sendable.push(entry);
             continue;
         }
@@ -74,11 +87,19 @@ fn as_configured_now(
         let Some(mut fresh) = store.reload(&entry.id)? else {
             continue;
         };
-        say::line(&format!(
-            "{}: {} is now {now} in the config, so that is where it goes",
-            entry.target, fresh.repository
-        ));
+        if now_hook.is_some() {
+            say::line(&format!(
+                "{}: its hook is now the one added last, so that is where it goes",
+                entry.target
+            ));
+        } else {
+            say::line(&format!(
+                "{}: {} is now {now} in the config, so that is where it goes",
+                entry.target, fresh.repository
+            ));
+        }
         fresh.repository = now.clone();
+        fresh.hook = now_hook;
         store.save(&fresh)?;
         sendable.push(fresh);
     }

@@ -271,3 +271,85 @@ fn a_hook_url_is_taken_only_from_standard_input_and_only_https() {
     assert!(!config.contains("[dispatch"), "{config}");
     assert!(!env.credentials_path().exists());
 }
+
+#[test]
+fn a_render_hooks_key_is_never_shown_and_a_broken_target_still_takes_its_url_away() {
+    let host = FakeHost::start(vec![]);
+    let env = TestEnv::new();
+    env.install();
+    // Render's shape: the secret is the query's key.
+    let url = format!("{}/deploy/srv-abc123?key=RENDERKEY42", host.url);
+    let out = env.dispatch_with_stdin(&["add", "--hook", "site"], &url);
+    assert_exit(&out, 0, "add --hook (render)");
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.git_ok(&env.clone, &["push", "--quiet", "origin", "main"]);
+    let dry = env.dispatch(&["send", "--dry-run"]);
+    let list = env.dispatch(&["list"]);
+    for out in [&dry, &list] {
+        let text = combined(out);
+        assert!(
+            text.contains("render hook") || text.contains("POST http://127.0.0.1:"),
+            "{text}"
+        );
+        assert!(!text.contains("RENDERKEY42"), "the key is shown:\n{text}");
+    }
+    let hits = host.wait_hits(1);
+    assert_eq!(hits[0].path, "/deploy/srv-abc123");
+    assert_eq!(
+        hits[0].query, "key=RENDERKEY42",
+        "Render's request, as stored"
+    );
+
+    // A hand edit makes the target invalid (a repository beside the hook): remove, the fix
+    // named, still forgets the URL.
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.site.repository", "owner/site"],
+    );
+    let list = env.dispatch(&["list"]);
+    assert!(
+        combined(&list).contains("both a repository and a hook"),
+        "{}",
+        show(&list)
+    );
+    let out = env.dispatch(&["remove", "site"]);
+    assert!(
+        stderr(&out).contains("forgot site's hook URL"),
+        "{}",
+        show(&out)
+    );
+    let creds = fs::read_to_string(env.credentials_path()).unwrap_or_default();
+    assert!(!creds.contains("RENDERKEY42"), "{creds}");
+}
+
+#[test]
+fn a_hook_added_again_is_where_retry_sends_and_github_keys_are_refused_on_a_hook() {
+    let host = FakeHost::start(vec![(404, None)]);
+    let (env, _) = with_hook(&host);
+    env.commit(&env.clone, "post.md", "post\n", "post");
+    env.push_ok(&["origin", "main"]);
+    env.wait_for_error("failed", TIMEOUT);
+    // The writer makes a new hook and adds it again under the same name.
+    env.dispatch_ok(&["remove", "site"]);
+    let fresh = FakeHost::start(vec![]);
+    let url = format!("{}/build_hooks/0a1b2c3d4e5f", fresh.url);
+    let out = env.dispatch_with_stdin(&["add", "--hook", "site"], &url);
+    assert_exit(&out, 0, "add --hook again");
+    let out = env.dispatch(&["retry"]);
+    assert_exit(&out, 0, "retry to the new hook");
+    assert!(
+        stderr(&out).contains("site: its hook is now the one added last"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(fresh.wait_hits(1).len(), 1);
+
+    // GitHub's keys mean nothing to a hook: the target is refused with the fix.
+    env.git_ok(&env.clone, &["config", "dispatch.site.event", "rebuild"]);
+    let list = env.dispatch(&["list"]);
+    assert!(
+        combined(&list).contains("a deploy hook takes no event"),
+        "{}",
+        show(&list)
+    );
+}
