@@ -31,6 +31,7 @@ impl Host {
         let rest = url.split_once("://").map_or(url, |(_, r)| r);
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let host = host.to_ascii_lowercase();
+        let host = host.strip_suffix(":443").unwrap_or(&host).to_string();
         // A mirror on this machine (a test's fake host) is known by the path alone.
         let local = crate::proxy::is_loopback(&host);
         let at = |name: &str| local || host == name;
@@ -374,6 +375,7 @@ mod tests {
             ("https://api.render.com/deploy/srv-1?key=k", Host::Render),
             ("https://example.com/hooks/1", Host::Generic),
             ("https://api.netlify.com/other", Host::Generic),
+            ("https://api.netlify.com:443/build_hooks/1", Host::Netlify),
         ] {
             assert_eq!(Host::of(url), host, "{url}");
         }

@@ -257,8 +257,9 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         }
         let code = send_now(&store, &config, &recorded);
         // What this push delivered is followed in the background (fork and exec: the
-        // sends above may have left threads). A push that sent nothing starts nothing.
-        if !recorded.is_empty() && config.settings.follow.value {
+        // sends above may have left threads). A push that sent nothing to GitHub (nothing,
+        // or deploy hooks only, which are not followed) starts nothing.
+        if recorded.iter().any(|e| e.hook.is_none()) && config.settings.follow.value {
             crate::follow::resume(&store, &config.settings);
         }
         return Ok(code);

@@ -23,17 +23,22 @@ pub fn run() -> Result<Code> {
             .as_ref()
             .map_or_else(|| t.repository.value.clone(), |h| h.shown());
         out.push_str(&format!("target {} -> {shown}\n", t.name));
+        match &t.hook {
+            // Its host and the id its secret URL is stored under; no GitHub keys.
+            Some(h) => out.push_str(&format!("  {:<11} {}\n", "hook", h.to_config())),
+            None => out.push_str(&format!(
+                "  {:<11} {:<30} ({})\n",
+                "repository", t.repository.value, t.repository.origin
+            )),
+        }
         let mut row = |key: &str, value: String, origin: &config::Origin| {
             out.push_str(&format!("  {key:<11} {value:<30} ({origin})\n"));
         };
-        row(
-            "repository",
-            t.repository.value.clone(),
-            &t.repository.origin,
-        );
         row("remote", t.remote.value.clone(), &t.remote.origin);
         row("branch", t.branches.value.join(", "), &t.branches.origin);
-        row("event", t.event.value.clone(), &t.event.origin);
+        if t.hook.is_none() {
+            row("event", t.event.value.clone(), &t.event.origin);
+        }
         if let Some(w) = &t.workflow {
             row("workflow", w.value.clone(), &w.origin);
         }

@@ -158,6 +158,16 @@ fn a_netlify_hook_fires_once_the_push_lands_with_its_title_and_nothing_of_ours()
         "{}",
         show(&list)
     );
+    assert!(
+        stdout(&list).contains("  hook        netlify:"),
+        "{}",
+        show(&list)
+    );
+    assert!(
+        !stdout(&list).contains("  event "),
+        "no GitHub rows: {}",
+        show(&list)
+    );
     let doctor = env.dispatch(&["doctor"]);
     let status = env.dispatch(&["status", "--json"]);
     let dry = env.dispatch(&["send", "--dry-run"]);
