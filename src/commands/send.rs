@@ -24,10 +24,17 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
         say::line(warning);
     }
     let targets = config.select(names)?;
-    let api = Api::new(
-        &config.settings.api_url.value,
-        config.settings.timeout.value,
-    )?;
+    // A GitHub target needs a valid API URL (said before anything is sent); deploy hooks
+    // do not.
+    let api = || {
+        Api::new(
+            &config.settings.api_url.value,
+            config.settings.timeout.value,
+        )
+    };
+    if targets.iter().any(|t| t.hook.is_none()) {
+        api()?;
+    }
     let store = Store::new(repo.common_dir());
     let mut entries = Vec::new();
     for target in targets {
@@ -65,7 +72,7 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             let (text, url) = match &entry.hook {
                 Some(hook) => crate::deploy_hook::render(hook, &entry.body)?,
                 None => {
-                    let (url, body) = delivery::preview(&store, &api, entry);
+                    let (url, body) = delivery::preview(&store, &api()?, entry);
                     (api::render(Method::Post, &url, Some(&body)), url)
                 }
             };

@@ -363,3 +363,28 @@ fn a_hook_added_again_is_where_retry_sends_and_github_keys_are_refused_on_a_hook
         show(&list)
     );
 }
+
+#[test]
+fn a_clone_with_only_a_hook_needs_no_github_api_url() {
+    let host = FakeHost::start(vec![]);
+    let (env, _) = with_hook(&host);
+    // An API URL that would be refused: nothing here goes to GitHub.
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.apiUrl", "http://github.example.com"],
+    );
+    let doctor = env.dispatch(&["doctor"]);
+    assert!(
+        !combined(&doctor).contains("dispatch.apiUrl"),
+        "{}",
+        show(&doctor)
+    );
+    assert!(
+        stdout(&doctor).contains("ok   site: netlify hook"),
+        "{}",
+        show(&doctor)
+    );
+    let out = env.dispatch(&["send"]);
+    assert_exit(&out, 0, "send to a hook with a bad apiUrl");
+    assert_eq!(host.wait_hits(1).len(), 1);
+}
