@@ -393,6 +393,25 @@ impl Store {
         self.lock(&format!("target-{target}"))
     }
 
+    /// Holds lock `name` as `lock` does, but makes no directory: `None` when `locks/` is
+    /// gone (the state directory was removed under a running process).
+    pub(crate) fn lock_in_place(&self, name: &str) -> Result<Option<File>> {
+        let path = self.lock_path(name);
+        let file = match OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("opening {}", path.display())),
+        };
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(Some(file))
+    }
+
     /// Holds lock `name` (a file under `locks/`) until the returned file is dropped.
     pub(crate) fn lock(&self, name: &str) -> Result<File> {
         let (file, path) = self.lock_file(name)?;
@@ -485,6 +504,13 @@ impl Store {
 
     /// Appends one event to the log. Logging never fails the caller.
     pub fn log(&self, event: &str, entry: Option<&Entry>, message: &str) {
+        let _ = create_dir(&self.dir);
+        self.log_in_place(event, entry, message);
+    }
+
+    /// `log`, but into a state directory that is still there: the follower's lines, which
+    /// must not make a removed directory again.
+    pub fn log_in_place(&self, event: &str, entry: Option<&Entry>, message: &str) {
         let mut record = json!({ "time": now(), "event": event, "pid": std::process::id() });
         if let Some(e) = entry {
             record["id"] = e.id.clone().into();
@@ -495,7 +521,6 @@ impl Store {
             record["message"] = crate::redact::line(message).into();
         }
         let path = self.dir.join("log.jsonl");
-        let _ = create_dir(&self.dir);
         if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_MAX_BYTES) {
             let _ = fs::rename(&path, self.dir.join("log.1.jsonl"));
         }
@@ -632,9 +657,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file(path, bytes, true)
 }
 
+/// `write_atomic` into a directory that must exist already: a process whose state
+/// directory was removed under it gets NotFound rather than making it again.
+pub fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_into(path, bytes, true)
+}
+
 fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().context("a file path without a directory")?;
     create_dir(dir)?;
+    write_into(path, bytes, durable)
+}
+
+fn write_into(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let dir = path.parent().context("a file path without a directory")?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),

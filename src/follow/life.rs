@@ -103,7 +103,7 @@ impl Drop for LogOnDrop<'_> {
         // Not into a state directory that was removed (uninstall, `rm -rf`): logging would
         // make it again.
         if self.0.exists() {
-            self.0.log(self.1, None, "done");
+            self.0.log_in_place(self.1, None, "done");
         }
     }
 }

@@ -136,7 +136,7 @@ pub fn open_record(
         announced_notify: false,
     };
     if store.save_follow(&follow).is_err() {
-        store.log("error", Some(entry), "could not record the run to follow");
+        store.log_in_place("error", Some(entry), "could not record the run to follow");
     }
 }
 
@@ -208,7 +208,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     // /proc/self/exe names the old one "(deleted)", but this path names the new one.
     let exe = std::env::current_exe().ok();
     let binary = exe.as_deref().and_then(life::binary_stamp);
-    store.log("follower-start", None, "following");
+    store.log_in_place("follower-start", None, "following");
     let _end = life::LogOnDrop(store, "follower-end");
     // One token per owner for the whole follow: a tokenCommand is not run on every poll.
     let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
@@ -225,7 +225,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         if rounds.is_multiple_of(outcome::SLOW_POLLS) && !still_on() {
             // Turned off meanwhile: "false" means no request at all; what is unfinished
             // stays on disk, resumed if it is turned on again.
-            store.log(
+            store.log_in_place(
                 "follower",
                 None,
                 "dispatch.follow is false; following stops",
@@ -238,7 +238,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             if now_stamp != binary && now_stamp.is_some() {
                 // Upgraded under us: the new binary follows from disk; the lock is
                 // released first, so it finds it free.
-                store.log("follower", None, "binary replaced; handing over");
+                store.log_in_place("follower", None, "binary replaced; handing over");
                 drop(lock);
                 life::start_detached_from(exe);
                 return Ok(());
@@ -320,7 +320,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                     .iter()
                     .map(|r| r.run_attempt.to_string())
                     .collect();
-                store.log(
+                store.log_in_place(
                     "follower",
                     None,
                     &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
@@ -392,7 +392,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 crate::notify::announce(store, settings, &follow, &mut desktop_said);
             }
             let outcome = follow.outcome.map_or("?", Outcome::as_str);
-            store.log(
+            store.log_in_place(
                 "followed",
                 None,
                 &format!("{} {}: {outcome}", follow.id, follow.repository),

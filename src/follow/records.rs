@@ -11,11 +11,11 @@
 
 use std::fs;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::record::{Follow, Phase};
-use crate::store::{create_dir, write_atomic, Store};
+use crate::store::{create_dir, write_atomic, write_atomic_in_place, Store};
 
 impl Store {
     /// The followed deliveries on disk (`runs/`), oldest first.
@@ -35,19 +35,29 @@ impl Store {
 
     /// Writes a followed delivery, atomically, under `locks/follows`.
     pub fn save_follow(&self, follow: &Follow) -> Result<()> {
-        // A follower whose state directory was removed under it must not make it again.
+        // A follower whose state directory was removed under it must not make it again:
+        // nothing here makes a directory but `runs/` inside one that is still there.
+        let gone = || anyhow::anyhow!("{} is gone", self.path("").display());
         if !self.exists() {
-            anyhow::bail!("{} is gone", self.path("").display());
+            return Err(gone());
         }
-        let _guard = self.lock("follows")?;
+        let Some(_guard) = self.lock_in_place("follows")? else {
+            return Err(gone());
+        };
         self.write_record(follow)
     }
 
     /// Writes a record; the caller holds `locks/follows`.
     fn write_record(&self, follow: &Follow) -> Result<()> {
         let dir = self.path("runs");
-        create_dir(&dir)?;
-        write_atomic(
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => {
+                return Err(err).with_context(|| format!("creating {}", dir.display()));
+            }
+        }
+        write_atomic_in_place(
             &dir.join(format!("{}.json", follow.id)),
             follow.to_json().to_string().as_bytes(),
         )
@@ -119,7 +129,8 @@ impl Store {
 
     /// Marks that a followed build ended badly, for the next push to say.
     pub fn mark_unannounced(&self) {
-        let _ = write_atomic(&self.path("unannounced"), b"");
+        // Never making a removed state directory again (the follower calls it).
+        let _ = write_atomic_in_place(&self.path("unannounced"), b"");
     }
 
     /// The followed deliveries whose outcome is no success and was not said by a push, now
