@@ -179,9 +179,6 @@ impl Api {
         token: &Token,
         max_bytes: u64,
     ) -> Result<Answer, String> {
-        if url.starts_with("https://") {
-            crate::tls::install();
-        }
         let minreq_method = match method {
             Method::Get => minreq::Method::Get,
             Method::Post => minreq::Method::Post,
@@ -198,29 +195,43 @@ impl Api {
         if let Some(etag) = etag {
             request = request.with_header("If-None-Match", etag);
         }
-        if let Some(proxy) = crate::proxy::for_url(url) {
-            let proxy = minreq::Proxy::new(&proxy)
-                .map_err(|err| format!("proxy {}: {err}", crate::redact::url(&proxy)))?;
-            request = request.with_proxy(proxy);
-        }
-        let mut response = request.send_lazy().map_err(|err| {
-            crate::tls::explain(&err).unwrap_or_else(|| crate::redact::line(&err.to_string()))
-        })?;
-        let mut raw = Vec::new();
-        (&mut response)
-            .take(max_bytes)
-            .read_to_end(&mut raw)
-            .map_err(|err| format!("reading the answer: {err}"))?;
-        Ok(Answer {
-            status: response.status_code,
-            headers: response
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                .collect(),
-            body: String::from_utf8_lossy(&raw).into_owned(),
-        })
+        send_request(request, url, max_bytes)
     }
+}
+
+/// Sends `request` (to `url`, redirects off) through the proxy the environment names for
+/// it, if any, and reads at most `max_bytes` of the answer: the one way every request of
+/// ours (to GitHub, to a deploy hook) goes out. `Err` is a transport failure, in words.
+pub fn send_request(
+    mut request: minreq::Request,
+    url: &str,
+    max_bytes: u64,
+) -> Result<Answer, String> {
+    if url.starts_with("https://") {
+        crate::tls::install();
+    }
+    if let Some(proxy) = crate::proxy::for_url(url) {
+        let proxy = minreq::Proxy::new(&proxy)
+            .map_err(|err| format!("proxy {}: {err}", crate::redact::url(&proxy)))?;
+        request = request.with_proxy(proxy);
+    }
+    let mut response = request.send_lazy().map_err(|err| {
+        crate::tls::explain(&err).unwrap_or_else(|| crate::redact::line(&err.to_string()))
+    })?;
+    let mut raw = Vec::new();
+    (&mut response)
+        .take(max_bytes)
+        .read_to_end(&mut raw)
+        .map_err(|err| format!("reading the answer: {err}"))?;
+    Ok(Answer {
+        status: response.status_code,
+        headers: response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect(),
+        body: String::from_utf8_lossy(&raw).into_owned(),
+    })
 }
 
 /// The HTTP methods we use.

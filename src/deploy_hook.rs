@@ -275,9 +275,6 @@ fn encode(text: &str) -> String {
 /// POSTs to a hook: no token, no GitHub headers, no redirect followed, a proxy only as the
 /// environment names one; `timeout` in seconds.
 pub fn send(url: &str, body: &str, timeout: u64) -> Result<Answer, String> {
-    if url.starts_with("https://") {
-        crate::tls::install();
-    }
     let mut request = minreq::Request::new(minreq::Method::Post, url)
         .with_timeout(timeout)
         .with_follow_redirects(false)
@@ -287,30 +284,8 @@ pub fn send(url: &str, body: &str, timeout: u64) -> Result<Answer, String> {
             .with_header("Content-Type", "application/json")
             .with_body(body.as_bytes().to_vec());
     }
-    if let Some(proxy) = crate::proxy::for_url(url) {
-        let proxy = minreq::Proxy::new(&proxy)
-            .map_err(|err| format!("proxy {}: {err}", crate::redact::url(&proxy)))?;
-        request = request.with_proxy(proxy);
-    }
     // minreq's errors may name the URL: only its masked form is ever said.
-    let hide = |text: String| text.replace(url, &masked(url));
-    let mut response = request.send_lazy().map_err(|err| {
-        hide(crate::tls::explain(&err).unwrap_or_else(|| crate::redact::line(&err.to_string())))
-    })?;
-    let mut raw = Vec::new();
-    (&mut response)
-        .take(64 * 1024)
-        .read_to_end(&mut raw)
-        .map_err(|err| hide(format!("reading the answer: {err}")))?;
-    Ok(Answer {
-        status: response.status_code,
-        headers: response
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-            .collect(),
-        body: String::from_utf8_lossy(&raw).into_owned(),
-    })
+    crate::api::send_request(request, url, 64 * 1024).map_err(|e| e.replace(url, &masked(url)))
 }
 
 /// What a host's answer means: 2xx started the build; 404 the hook is gone; 429 and 5xx
