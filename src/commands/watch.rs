@@ -101,6 +101,7 @@ pub fn run(names: &[String]) -> Result<Code> {
     // dispatched" is final only once seen on several reads in a row.
     let mut nothing_seen = vec![0u32; heads.len()];
     let mut ticks: u64 = 0;
+    let mut noticed = false;
     loop {
         // Confirm what can be (every few seconds), and keep a follower going for what was
         // delivered.
@@ -158,6 +159,15 @@ pub fn run(names: &[String]) -> Result<Code> {
                 }
             })
             .collect();
+        // Before the first draw: which targets' last push fired nothing, and what is shown.
+        if !noticed {
+            noticed = true;
+            for ((target, _), stage) in heads.iter().zip(&stages) {
+                if let Stage::Elsewhere(branches, _) = stage {
+                    say::line(&elsewhere_notice(target, branches));
+                }
+            }
+        }
         let mut out = std::io::stdout().lock();
         let lines: Vec<String> = heads
             .iter()
@@ -333,6 +343,15 @@ fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
     ))
 }
 
+/// What a target whose last push fired nothing shows instead, said once.
+fn elsewhere_notice(target: &Target, branches: &str) -> String {
+    format!(
+        "{}: the last push ({branches}) fired nothing here; below is the latest build of {}, \
+         not waited for",
+        target.name, target.branches.value[0]
+    )
+}
+
 /// A stage in words, after the line's `target -> repo sha: `.
 fn words(stage: &Stage, branch: &str) -> String {
     match stage {
@@ -340,16 +359,12 @@ fn words(stage: &Stage, branch: &str) -> String {
         Stage::Pending => "not delivered yet".to_string(),
         Stage::Failed(why) => format!("dispatch failed: {}", say::one_line(why)),
         Stage::Delivered(None) => "delivered".to_string(),
-        Stage::Elsewhere(branches, latest) => {
-            let latest = match **latest {
-                Stage::Nothing => format!("no build of {branch} is known"),
-                ref other => format!(
-                    "the latest build of {branch} is this one: {}",
-                    words(other, branch)
-                ),
-            };
-            format!("the last push ({branches}) fired nothing here; {latest}")
-        }
+        // Said once above the block (`elsewhere_notice`); the line is the latest build's,
+        // short enough for the terminal's fitting to keep its state whole.
+        Stage::Elsewhere(_, latest) => match **latest {
+            Stage::Nothing => format!("no build of {branch} is known"),
+            ref other => words(other, branch),
+        },
         Stage::Delivered(Some(f)) => {
             let note = f
                 .note

@@ -279,7 +279,7 @@ const NOT_IDENTIFIED: &str = "run not identified";
 fn time_note(follow: &Follow) -> Option<String> {
     (follow.matched == Some(Match::Time)).then(|| {
         "matched by time only: add the `run-name` line to the site's workflow (`git dispatch \
-         doctor` shows it) so its run can be told for this dispatch's"
+         doctor` shows it) so that its run is told apart by the dispatch's id"
             .to_string()
     })
 }

@@ -432,7 +432,12 @@ fn watch_after_a_draft_branch_push_says_it_fired_nothing_and_which_build_is_late
     assert_exit(&out, 0, "watch after a push that fired nothing");
     let text = stdout(&out);
     assert!(
-        text.contains(&format!("site -> owner/site {}: the last push (draft) fired nothing here; the latest build of main is this one: succeeded in ", &sha[..7])),
+        text.contains(&format!("site -> owner/site {}: succeeded in ", &sha[..7])),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stderr(&out).contains("site: the last push (draft) fired nothing here; below is the latest build of main, not waited for"),
         "{}",
         show(&out)
     );
