@@ -94,7 +94,7 @@ __git_dispatch_candidates() {
 	local positional=0
 	for ((i = i + 1; i < cword; i++)); do
 		case ${w[i]} in
-		--name | --event | --branch | --remote | --workflow | --paths | --host | --owner | --hook) i=$((i + 1)) ;;
+		--name | --event | --branch | --remote | --workflow | --paths | --host | --owner | --hook | --netlify) i=$((i + 1)) ;;
 		-*) ;;
 		*) positional=$((positional + 1)) ;;
 		esac
@@ -110,10 +110,10 @@ __git_dispatch_candidates() {
 			__git_dispatch_git for-each-ref --format='%(refname:short)' refs/heads
 			return 0
 			;;
-		--name | --event | --workflow | --paths | --hook) return 0 ;;
+		--name | --event | --workflow | --paths | --hook | --netlify) return 0 ;;
 		esac
 		case $cur in
-		-*) printf '%s\n' --name --event --branch --remote --workflow --paths --shared --hook --help ;;
+		-*) printf '%s\n' --name --event --branch --remote --workflow --paths --shared --hook --netlify --help ;;
 		esac
 		;;
 	remove)
@@ -152,7 +152,7 @@ __git_dispatch_candidates() {
 			;;
 		esac
 		case $cur in
-		-*) printf '%s\n' --host --owner --help ;;
+		-*) printf '%s\n' --host --owner --netlify --help ;;
 		esac
 		;;
 	install)

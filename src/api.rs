@@ -103,6 +103,16 @@ impl Api {
         &self.host
     }
 
+    /// The endpoint's URL, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Seconds a request may take.
+    pub fn timeout(&self) -> u64 {
+        self.timeout
+    }
+
     /// `{api}/repos/{owner}/{repo}/dispatches`.
     pub fn dispatch_url(&self, repository: &str) -> String {
         format!("{}/repos/{repository}/dispatches", self.base)

@@ -54,7 +54,8 @@ pub enum Command {
     /// Store a token read from standard input, after checking it against the API.
     #[command(after_help = "Examples:\n  git dispatch login < token.txt\n  \
         git dispatch login --owner octo-org     (a token for octo-org's repositories only)\n  \
-        git dispatch login --host ghe.example.com")]
+        git dispatch login --host ghe.example.com\n  \
+        git dispatch login --netlify < netlify-token.txt   (for `add --netlify` targets)")]
     Login {
         /// The API host the token belongs to (default: the configured API's host).
         #[arg(long)]
@@ -63,6 +64,9 @@ pub enum Command {
         /// to one owner).
         #[arg(long)]
         owner: Option<String>,
+        /// A Netlify personal access token instead, for `netlify` targets.
+        #[arg(long, conflicts_with_all = ["host", "owner"])]
+        netlify: bool,
     },
     /// Forget the stored token.
     #[command(after_help = "Example:\n  git dispatch logout")]
@@ -73,6 +77,9 @@ pub enum Command {
         /// Forget only the token stored for this owner.
         #[arg(long)]
         owner: Option<String>,
+        /// Forget the Netlify token instead.
+        #[arg(long, conflicts_with_all = ["host", "owner"])]
+        netlify: bool,
     },
     /// Dispatch now, for what the remote's branch holds; always sent.
     #[command(after_help = "Example:\n  git dispatch send site --dry-run")]
@@ -127,8 +134,17 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The repository to dispatch to, as owner/repo.
-    #[arg(required_unless_present = "hook")]
+    #[arg(required_unless_present_any = ["hook", "netlify"])]
     pub repository: Option<String>,
+    /// A Netlify site built through Netlify's API and followed to live instead: the site's
+    /// API id (Site configuration > General > Site details > Site ID). Needs `git dispatch
+    /// login --netlify`.
+    #[arg(
+        long,
+        value_name = "SITE_ID",
+        conflicts_with_all = ["repository", "hook", "event", "workflow"]
+    )]
+    pub netlify: Option<String>,
     /// A deploy hook named NAME instead (Netlify, Vercel, Cloudflare, Render, or any URL that
     /// takes a POST): its URL, a secret, is read from standard input, never the command line.
     #[arg(

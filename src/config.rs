@@ -131,9 +131,22 @@ pub struct Target {
     /// A deploy hook instead of GitHub (`dispatch.<name>.hook`): then `repository` only
     /// names it (`netlify build hook`), and nothing is followed.
     pub hook: Option<crate::deploy_hook::Hook>,
+    /// A Netlify site built through Netlify's API (`dispatch.<name>.netlify`), its build
+    /// followed to live: then `repository` only names it (`netlify site <id>`).
+    pub netlify: Option<String>,
 }
 
 impl Target {
+    /// Whether it dispatches to GitHub (not a deploy hook, not Netlify).
+    pub fn on_github(&self) -> bool {
+        self.hook.is_none() && self.netlify.is_none()
+    }
+
+    /// Whether its builds are followed when `dispatch.follow` is on (a hook's are not).
+    pub fn followed(&self) -> bool {
+        self.hook.is_none()
+    }
+
     /// The owner part of `owner/repo`.
     pub fn owner(&self) -> &str {
         self.repository.value.split('/').next().unwrap_or_default()
@@ -292,33 +305,64 @@ impl RawTarget {
             ),
             None => None,
         };
-        if hook.is_some() {
-            // GitHub's keys mean nothing to a hook: said, rather than silently ignored.
-            for key in ["event", "payload", "workflow", "ref", "url"] {
+        let netlify = self.last("netlify");
+        if let Some(site) = &netlify {
+            crate::netlify::validate_site(&site.value)
+                .with_context(|| format!("dispatch.{}.netlify in {}", self.name, site.origin))?;
+        }
+        // GitHub's keys mean nothing to a build elsewhere: said, rather than silently
+        // ignored. A Netlify site's own URL (`url`) may stand in for its `ssl_url`.
+        let elsewhere = match (&hook, &netlify) {
+            (Some(_), _) => Some((
+                "a deploy hook",
+                &["event", "payload", "workflow", "ref", "url"][..],
+            )),
+            (None, Some(_)) => Some((
+                "a netlify target",
+                &["event", "payload", "workflow", "ref"][..],
+            )),
+            (None, None) => None,
+        };
+        if let Some((what, keys)) = elsewhere {
+            for key in keys {
                 if self.get(key).is_some() {
                     bail!(
-                        "a deploy hook takes no {key}; `git config --unset dispatch.{}.{key}`",
+                        "{what} takes no {key}; `git config --unset dispatch.{}.{key}`",
                         self.name
                     );
                 }
             }
         }
-        let repository = match (&hook, self.last("repository")) {
-            (Some(hook), None) => Sourced {
+        let repository = match (&hook, &netlify, self.last("repository")) {
+            (Some(_), Some(_), _) => bail!(
+                "both a hook and a netlify site; a target is one or the other: `git dispatch \
+                 remove {}` and add it again",
+                self.name
+            ),
+            (Some(hook), None, None) => Sourced {
                 value: format!("{} build hook", hook.host.as_str()),
                 origin: Origin::Default,
             },
-            (Some(_), Some(_)) => bail!(
-                "both a repository and a hook; a target is one or the other: `git config \
+            (None, Some(site), None) => Sourced {
+                value: format!("netlify site {}", crate::netlify::short_site(&site.value)),
+                origin: Origin::Default,
+            },
+            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => bail!(
+                "both a repository and a {}; a target is one or the other: `git config \
                  --unset dispatch.{}.repository` or `git dispatch remove {}`",
+                if hook.is_some() {
+                    "hook"
+                } else {
+                    "netlify site"
+                },
                 self.name,
                 self.name
             ),
-            (None, Some(repository)) => {
+            (None, None, Some(repository)) => {
                 validate_repository(&repository.value)?;
                 repository
             }
-            (None, None) => bail!(
+            (None, None, None) => bail!(
                 "no repository; set it with `git config dispatch.{}.repository owner/repo`",
                 self.name
             ),
@@ -414,6 +458,7 @@ impl RawTarget {
         Ok(Target {
             url,
             hook,
+            netlify: netlify.map(|s| s.value),
             name: self.name.clone(),
             repository,
             remote,

@@ -229,6 +229,16 @@ fn request(
         // A host's answer names no run of ours: it is judged, not kept.
         return Ok((crate::deploy_hook::judge(hook.host, &answer), None));
     }
+    if let Some(site) = &entry.netlify {
+        // Netlify's API: the build's answer names its deploy, kept to follow it.
+        let api = crate::netlify::api(settings.timeout.value).map_err(|e| Failure::Refused {
+            reason: format!("{e:#}; fix {}", crate::env::NETLIFY_API_URL),
+        })?;
+        let token = crate::netlify::token(&api).map_err(|e| Failure::later(format!("{e:#}")))?;
+        let answer = crate::netlify::start_build(&api, site, &entry.body, &token);
+        let verdict = crate::netlify::judge(&answer, site);
+        return Ok((verdict, answer.ok()));
+    }
     let api = Api::new(&settings.api_url.value, settings.timeout.value)
         .map_err(|e| Failure::later(format!("{e:#}")))?;
     let owner = entry.repository.split('/').next().unwrap_or_default();

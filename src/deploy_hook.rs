@@ -261,7 +261,7 @@ pub fn render(hook: &str, title: &str) -> Result<(String, String)> {
 }
 
 /// `text` percent-encoded for a query's value.
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

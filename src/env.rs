@@ -8,6 +8,8 @@ pub const SKIP: &str = "GIT_DISPATCH";
 pub const TOKEN: &str = "GIT_DISPATCH_TOKEN";
 /// Overrides `dispatch.apiUrl`; the one way for tests to reach a loopback fake.
 pub const API_URL: &str = "GIT_DISPATCH_API_URL";
+/// Replaces Netlify's API (`https://api.netlify.com`) for `netlify` targets: tests, mirrors.
+pub const NETLIFY_API_URL: &str = "GIT_DISPATCH_NETLIFY_API_URL";
 /// The binary the hook runs: the shim's first choice, and a linked binary hands the push
 /// over to it.
 pub const BIN: &str = "GIT_DISPATCH_BIN";

@@ -208,7 +208,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 }
             };
             entry.pushed_url = pushed_url.clone();
-            if entry.hook.is_some() {
+            if !entry.on_github() {
                 entry.body = deploy_title(repo, &entry.body, &update.new_sha);
             }
             if when == When::PrePush {
@@ -257,8 +257,8 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         }
         let code = send_now(&store, &config, &recorded);
         // What this push delivered is followed in the background (fork and exec: the
-        // sends above may have left threads). A push that sent nothing to GitHub (nothing,
-        // or deploy hooks only, which are not followed) starts nothing.
+        // sends above may have left threads). A push that sent nothing followed (nothing,
+        // or deploy hooks only) starts nothing.
         if recorded.iter().any(|e| e.hook.is_none()) && config.settings.follow.value {
             crate::follow::resume(&store, &config.settings);
         }
@@ -300,16 +300,18 @@ pub fn entry_for(
         String::new(),
         push_pid,
     );
-    if let Some(hook) = &target.hook {
-        // A deploy hook takes no payload: the body is the build's title (Netlify shows it
-        // in its deploy list), finished by the caller, which can read the commit's subject.
+    if !target.on_github() {
+        // A build elsewhere takes no payload: the body is the build's title (Netlify shows
+        // it in its deploy list), finished by the caller, which can read the subject.
         let content = facts
             .repository
             .rsplit('/')
             .next()
             .unwrap_or(facts.repository);
         entry.body = format!("{content} {}", &facts.sha[..facts.sha.len().min(7)]);
-        entry.hook = Some(hook.to_config());
+        entry.hook = target.hook.as_ref().map(|h| h.to_config());
+        entry.netlify = target.netlify.clone();
+        entry.site_url = target.url.as_ref().map(|u| u.value.clone());
         return Ok(entry);
     }
     entry.body = match &target.workflow {
@@ -392,7 +394,7 @@ fn selected_paths(
 
 /// `update` (the event), or `workflow build.yml`.
 fn event_of(config: &Config, entry: &Entry) -> String {
-    if entry.hook.is_some() {
+    if !entry.on_github() {
         return "a build".to_string();
     }
     match &entry.workflow {

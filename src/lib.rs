@@ -16,6 +16,7 @@ mod filter;
 mod follow;
 mod hook;
 mod install;
+mod netlify;
 mod notify;
 mod payload;
 mod proxy;

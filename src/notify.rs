@@ -22,9 +22,8 @@ pub fn announce(store: &Store, settings: &Settings, follow: &Follow, desktop_sai
         return;
     };
     let run_url = follow
-        .failed_run()
-        .or(follow.runs.first())
-        .and_then(|r| crate::follow::record::web_url(&r.html_url))
+        .build_url()
+        .and_then(|u| crate::follow::record::web_url(&u))
         .filter(|u| u.starts_with("https://"));
     let vars: Vec<(&str, String)> = [
         ("GIT_DISPATCH_OUTCOME", Some(outcome.as_str().to_string())),

@@ -81,6 +81,9 @@ pub struct Entry {
     /// A deploy hook (`host:id`, as `dispatch.<name>.hook` names it) instead of GitHub; the
     /// body is then the build's title.
     pub hook: Option<String>,
+    /// A Netlify site (its id) built through Netlify's API instead of GitHub; the body is
+    /// then the build's title.
+    pub netlify: Option<String>,
     /// For a push by URL (`git push <url> main`) to `remote`'s repository: that URL, with
     /// no credentials. Git updates no remote-tracking ref then, so the remote is asked.
     pub pushed_url: Option<String>,
@@ -105,6 +108,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Whether it dispatches to GitHub (not a deploy hook, not Netlify).
+    pub fn on_github(&self) -> bool {
+        self.hook.is_none() && self.netlify.is_none()
+    }
+
     /// A new `awaiting-push` entry.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -140,6 +148,7 @@ impl Entry {
             workflow: None,
             workflow_ref: None,
             hook: None,
+            netlify: None,
             pushed_url: None,
             site_url: None,
             state: State::AwaitingPush,
@@ -167,6 +176,7 @@ impl Entry {
             "workflow": self.workflow,
             "workflow_ref": self.workflow_ref,
             "hook": self.hook,
+            "netlify": self.netlify,
             "pushed_url": self.pushed_url,
             "site_url": self.site_url,
             "state": self.state.as_str(),
@@ -195,6 +205,7 @@ impl Entry {
             workflow: s("workflow"),
             workflow_ref: s("workflow_ref"),
             hook: s("hook"),
+            netlify: s("netlify"),
             pushed_url: s("pushed_url"),
             site_url: s("site_url"),
             state: State::parse(&s("state")?)?,

@@ -11,10 +11,11 @@ use crate::{say, shared};
 /// `add <owner/repo> …`: writes `[dispatch "<name>"]` with `git config`.
 pub fn run(args: &AddArgs) -> Result<Code> {
     let repo = Repo::discover()?;
-    let repository = match (&args.repository, &args.hook) {
-        (Some(repository), _) => repository.clone(),
-        (None, Some(name)) => return add_hook(&repo, name, args),
-        (None, None) => bail!("give owner/repo, or --hook NAME"),
+    let repository = match (&args.repository, &args.hook, &args.netlify) {
+        (Some(repository), _, _) => repository.clone(),
+        (None, Some(name), _) => return add_hook(&repo, name, args),
+        (None, None, Some(site)) => return add_netlify(&repo, site, args),
+        (None, None, None) => bail!("give owner/repo, --hook NAME or --netlify SITE_ID"),
     };
     config::validate_repository(&repository)?;
     let name = match &args.name {
@@ -62,6 +63,50 @@ pub fn run(args: &AddArgs) -> Result<Code> {
         "added target {name} -> {repository} in {}",
         file.display()
     ));
+    Ok(Code::Ok)
+}
+
+/// `add --netlify SITE_ID [--name NAME]`: a Netlify site built through Netlify's API; the
+/// target is named `netlify` unless named. Said at once when no Netlify token is stored.
+fn add_netlify(repo: &Repo, site: &str, args: &AddArgs) -> Result<Code> {
+    crate::netlify::validate_site(site)?;
+    let name = args.name.clone().unwrap_or_else(|| "netlify".to_string());
+    config::validate_name(&name)?;
+    for branch in &args.branches {
+        config::validate_branch(branch).context("--branch")?;
+    }
+    let file = super::config_file(repo, args.shared)?;
+    let was_trusted = shared::is_trusted(repo)?;
+    let existing = Config::load(repo)?;
+    if existing.target(&name).is_some() || config::has_target(&file, &name)? {
+        bail!("a target named {name:?} exists already; choose another with --name, or `git dispatch remove {name}` first");
+    }
+    let key = |k: &str| format!("dispatch.{name}.{k}");
+    config::write(&file, &[&key("netlify"), site])?;
+    if let Some(remote) = &args.remote {
+        config::write(&file, &[&key("remote"), remote])?;
+    }
+    for branch in &args.branches {
+        config::write(&file, &["--add", &key("branch"), branch])?;
+    }
+    for pattern in &args.paths {
+        config::write(&file, &["--add", &key("paths"), pattern])?;
+    }
+    if args.shared && was_trusted {
+        shared::trust(repo)?;
+    }
+    say::line(&format!(
+        "added target {name} -> netlify site {site} in {}",
+        file.display()
+    ));
+    let api = crate::netlify::api(crate::config::DEFAULT_TIMEOUT)?;
+    if let Ok(None) = crate::token::stored(&crate::netlify::token_key(&api)) {
+        say::line(&format!(
+            "next: a Netlify personal access token ({}), given to `git dispatch login \
+             --netlify` on standard input",
+            crate::netlify::TOKEN_PAGE
+        ));
+    }
     Ok(Code::Ok)
 }
 

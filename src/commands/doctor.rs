@@ -87,7 +87,10 @@ pub fn run() -> Result<Code> {
     for target in config.targets.iter().filter(|t| t.hook.is_some()) {
         check_hook_target(target, &mut report);
     }
-    let github: Vec<&Target> = config.targets.iter().filter(|t| t.hook.is_none()).collect();
+    for target in config.targets.iter().filter(|t| t.netlify.is_some()) {
+        check_netlify_target(&config, target, &mut report);
+    }
+    let github: Vec<&Target> = config.targets.iter().filter(|t| t.on_github()).collect();
     match Api::new(
         &config.settings.api_url.value,
         config.settings.timeout.value,
@@ -231,6 +234,40 @@ fn check_hook_target(target: &Target, report: &mut Report) {
         )),
         Err(err) => report.fail(format!("{name}: {err:#}")),
     }
+}
+
+/// A Netlify target: the token is stored and Netlify shows it the site (`GET
+/// /api/v1/sites/{id}`, which starts nothing).
+fn check_netlify_target(config: &Config, target: &Target, report: &mut Report) {
+    let name = &target.name;
+    let Some(site) = &target.netlify else {
+        return;
+    };
+    let api = match crate::netlify::api(config.settings.timeout.value) {
+        Ok(api) => api,
+        Err(err) => return report.fail(format!("{name}: {err:#}")),
+    };
+    let token = match crate::netlify::token(&api) {
+        Ok(token) => token,
+        Err(err) => return report.fail(format!("{name}: {err:#}")),
+    };
+    let answer = crate::netlify::get_site(&api, site, &token);
+    if let Err(failure) = crate::netlify::judge(&answer, site) {
+        return report.fail(format!("{name}: {}", failure.reason()));
+    }
+    let shown = answer
+        .ok()
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(&a.body).ok())
+        .and_then(|v| {
+            v.get("ssl_url")
+                .and_then(|u| u.as_str())
+                .map(crate::say::printable)
+        })
+        .map(|url| format!(" ({url})"))
+        .unwrap_or_default();
+    report.ok(format!(
+        "{name}: the Netlify token can see site {site}{shown}; its builds are followed to live"
+    ));
 }
 
 fn check_target(api: &Api, config: &Config, target: &Target, report: &mut Report) {

@@ -23,10 +23,11 @@ pub fn run() -> Result<Code> {
             .as_ref()
             .map_or_else(|| t.repository.value.clone(), |h| h.shown());
         out.push_str(&format!("target {} -> {shown}\n", t.name));
-        match &t.hook {
+        match (&t.hook, &t.netlify) {
             // Its host and the id its secret URL is stored under; no GitHub keys.
-            Some(h) => out.push_str(&format!("  {:<11} {}\n", "hook", h.to_config())),
-            None => out.push_str(&format!(
+            (Some(h), _) => out.push_str(&format!("  {:<11} {}\n", "hook", h.to_config())),
+            (None, Some(site)) => out.push_str(&format!("  {:<11} {site}\n", "netlify")),
+            (None, None) => out.push_str(&format!(
                 "  {:<11} {:<30} ({})\n",
                 "repository", t.repository.value, t.repository.origin
             )),
@@ -36,7 +37,7 @@ pub fn run() -> Result<Code> {
         };
         row("remote", t.remote.value.clone(), &t.remote.origin);
         row("branch", t.branches.value.join(", "), &t.branches.origin);
-        if t.hook.is_none() {
+        if t.on_github() {
             row("event", t.event.value.clone(), &t.event.origin);
         }
         if let Some(w) = &t.workflow {

@@ -40,7 +40,7 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
     let targets: Vec<&Target> = config
         .as_ref()
         .filter(|_| configured)
-        .map(|c| c.targets.iter().filter(|t| t.hook.is_none()).collect())
+        .map(|c| c.targets.iter().filter(|t| t.on_github()).collect())
         .unwrap_or_default();
     let owners: std::collections::BTreeSet<String> = targets
         .iter()
@@ -291,6 +291,69 @@ fn check(api: &Api, token: &Token, path: &str, what: &str) -> Result<Sight, Fail
         (_, Err(failure)) => Ok(Sight::Unknown(failure.reason().to_string())),
         (_, Ok(())) => Ok(Sight::Unknown("an unexpected answer".into())),
     }
+}
+
+/// `login --netlify`: reads a Netlify personal access token, checks that Netlify accepts it
+/// (`GET /api/v1/user`) and that it sees each `netlify` target's site, and stores it 0600.
+/// A site it cannot see is named with the fix, and the exit is 1.
+pub fn netlify() -> Result<Code> {
+    let config = Repo::discover()
+        .ok()
+        .as_ref()
+        .map(Config::load)
+        .transpose()?;
+    let timeout = config
+        .as_ref()
+        .map_or(crate::config::DEFAULT_TIMEOUT, |c| c.settings.timeout.value);
+    let api = crate::netlify::api(timeout)?;
+    let raw = token::read_from_stdin()?;
+    let token = Token::new(&raw, "standard input")?;
+    let answer = crate::netlify::get_user(&api, &token);
+    match answer.as_ref().map(|a| a.status) {
+        Ok(200) => {}
+        Ok(401) => bail!(
+            "token not stored: Netlify refused it (401); make a personal access token at {}",
+            crate::netlify::TOKEN_PAGE
+        ),
+        Ok(status) => {
+            bail!("token not stored: checking it with GET /api/v1/user answered {status}")
+        }
+        Err(err) => bail!("token not stored: checking it with GET /api/v1/user failed: {err}"),
+    }
+    let sites: Vec<&str> = config
+        .as_ref()
+        .map(|c| {
+            c.targets
+                .iter()
+                .filter_map(|t| t.netlify.as_deref())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut hidden = Vec::new();
+    for site in &sites {
+        let answer = crate::netlify::get_site(&api, site, &token);
+        if let Err(failure) = crate::netlify::judge(&answer, site) {
+            hidden.push(failure.reason().to_string());
+        }
+    }
+    if !sites.is_empty() && hidden.len() == sites.len() {
+        // It would serve nothing here: a stored token that does is not replaced.
+        bail!("token not stored: {}", hidden.join("; "));
+    }
+    let path = token::store(&crate::netlify::token_key(&api), &token)?;
+    say::line(&format!(
+        "Netlify token for {} checked and stored in {} (mode 0600)",
+        api.host(),
+        path.display()
+    ));
+    for why in &hidden {
+        say::line(why);
+    }
+    Ok(if hidden.is_empty() {
+        Code::Ok
+    } else {
+        Code::Report
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `git dispatch logout [--host H] [--owner O]`: forget a stored token.
+//! `git dispatch logout [--host H] [--owner O] | --netlify`: forget a stored token.
 
 use anyhow::Result;
 
@@ -23,6 +23,17 @@ pub fn run(host: Option<&str>, owner: Option<&str>) -> Result<Code> {
         say::line(&format!("forgot the token for {key}"));
     } else {
         say::line(&format!("no stored token for {key}"));
+    }
+    Ok(Code::Ok)
+}
+
+/// `logout --netlify`: forgets the Netlify token.
+pub fn netlify() -> Result<Code> {
+    let api = crate::netlify::api(crate::config::DEFAULT_TIMEOUT)?;
+    if token::forget(&crate::netlify::token_key(&api))? {
+        say::line(&format!("forgot the Netlify token for {}", api.host()));
+    } else {
+        say::line(&format!("no stored Netlify token for {}", api.host()));
     }
     Ok(Code::Ok)
 }

@@ -69,7 +69,9 @@ fn as_configured_now(
         let now_hook = target.hook.as_ref().map(|h| h.to_config());
         // A GitHub dispatch and a deploy hook's request have different bodies: an entry
         // of the one kind is never sent as the other.
-        if now_hook.is_some() != entry.hook.is_some() {
+        if (now_hook.is_some(), target.netlify.is_some())
+            != (entry.hook.is_some(), entry.netlify.is_some())
+        {
             say::line(&format!(
                 "{}: target {:?} is now {now}, another kind than when this push was recorded, \
                  so it is not sent; `git dispatch drop {}` forgets it, `git dispatch send` \
@@ -79,7 +81,7 @@ fn as_configured_now(
             *problem = true;
             continue;
         }
-        if *now == entry.repository && now_hook == entry.hook {
+        if *now == entry.repository && now_hook == entry.hook && target.netlify == entry.netlify {
             sendable.push(entry);
             continue;
         }
@@ -100,6 +102,7 @@ fn as_configured_now(
         }
         fresh.repository = now.clone();
         fresh.hook = now_hook;
+        fresh.netlify = target.netlify.clone();
         store.save(&fresh)?;
         sendable.push(fresh);
     }

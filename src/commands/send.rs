@@ -32,7 +32,7 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             config.settings.timeout.value,
         )
     };
-    if targets.iter().any(|t| t.hook.is_none()) {
+    if targets.iter().any(|t| t.on_github()) {
         api()?;
     }
     let store = Store::new(repo.common_dir());
@@ -62,16 +62,21 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
         };
         let follow = config.settings.follow.value;
         let mut entry = hook::entry_for(target, remote, &facts, 0, follow)?;
-        if entry.hook.is_some() {
+        if !entry.on_github() {
             entry.body = hook::deploy_title(&repo, &entry.body, &sha);
         }
         entries.push(entry);
     }
     if dry_run {
         for entry in &entries {
-            let (text, url) = match &entry.hook {
-                Some(hook) => crate::deploy_hook::render(hook, &entry.body)?,
-                None => {
+            let (text, url) = match (&entry.hook, &entry.netlify) {
+                (Some(hook), _) => crate::deploy_hook::render(hook, &entry.body)?,
+                (None, Some(site)) => {
+                    let netlify = crate::netlify::api(config.settings.timeout.value)?;
+                    let (url, shown) = crate::netlify::build_request(&netlify, site, &entry.body);
+                    (shown, url)
+                }
+                (None, None) => {
                     let (url, body) = delivery::preview(&store, &api()?, entry);
                     (api::render(Method::Post, &url, Some(&body)), url)
                 }

@@ -232,6 +232,9 @@ fn entry_words(e: &Entry, now: u64) -> String {
 
 /// A followed delivery in a few words: each run's state, without URLs.
 fn brief(f: &Follow) -> String {
+    if let Some(deploy) = &f.deploy {
+        return deploy.words(f.github_now);
+    }
     if f.runs.is_empty() {
         return f.words();
     }
@@ -314,6 +317,10 @@ fn follow_json(f: &Follow) -> Value {
         "note": f.note,
         "site_url": f.site_url,
         "runs": runs,
+        "deploy": f.deploy.as_ref().map(|d| json!({
+            "id": d.id, "state": d.state, "error_message": d.error_message,
+            "url": d.page(), "ssl_url": d.ssl_url,
+        })),
     })
 }
 

@@ -21,6 +21,8 @@ use crate::store::{Delivery, Entry, State, Store};
 const TICK: Duration = Duration::from_millis(200);
 /// Reads in a row that must find nothing for a push before it "fired nothing".
 const NOTHING_READS: u32 = 3;
+/// What a target whose head was never dispatched shows.
+const NOTHING: &str = "nothing dispatched for this push";
 /// How often (in ticks) `watch` asks whether pending pushes landed: each ask may run
 /// `git ls-remote` under a target's lock.
 const CONFIRM_TICKS: u64 = 15;
@@ -138,7 +140,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             .iter()
             .map(|(t, head)| {
                 // A deploy hook's build is not followed: its delivery is the end.
-                let latest = stage(&seen, t, head.as_deref(), following && t.hook.is_none());
+                let latest = stage(&seen, t, head.as_deref(), following && t.followed());
                 // A dispatch since (`send`, a retry) is what is watched.
                 let since = |push: &crate::store::LastPush| {
                     seen.entries
@@ -172,7 +174,16 @@ pub fn run(names: &[String]) -> Result<Code> {
         let lines: Vec<String> = heads
             .iter()
             .zip(&stages)
-            .map(|((target, head), stage)| describe(target, head.as_deref(), stage))
+            .zip(&nothing_seen)
+            .map(|(((target, head), stage), seen)| match stage {
+                // A delivered entry leaves the store a moment before it enters the history:
+                // "nothing dispatched" is said only once it has held for a few reads.
+                Stage::Nothing if seen + 1 < NOTHING_READS => {
+                    let line = describe(target, head.as_deref(), stage);
+                    line.replace(NOTHING, "looking for this push's dispatch")
+                }
+                _ => describe(target, head.as_deref(), stage),
+            })
             .collect();
         if lines != shown || (terminal && block.resized()) {
             if terminal {
@@ -204,7 +215,7 @@ pub fn run(names: &[String]) -> Result<Code> {
             let good = heads.iter().zip(&stages).all(|((t, _), s)| match s {
                 Stage::Nothing | Stage::Elsewhere(..) => true,
                 // Not followed: with following off, or a deploy hook (nothing to follow).
-                Stage::Delivered(None) => !following || t.hook.is_some(),
+                Stage::Delivered(None) => !following || !t.followed(),
                 Stage::Delivered(Some(f)) => f.outcome.is_some_and(|o| o.is_good()),
                 Stage::Failed(_) | Stage::Pending => false,
             });
@@ -355,7 +366,7 @@ fn elsewhere_notice(target: &Target, branches: &str) -> String {
 /// A stage in words, after the line's `target -> repo sha: `.
 fn words(stage: &Stage, branch: &str) -> String {
     match stage {
-        Stage::Nothing => "nothing dispatched for this push".to_string(),
+        Stage::Nothing => NOTHING.to_string(),
         Stage::Pending => "not delivered yet".to_string(),
         Stage::Failed(why) => format!("dispatch failed: {}", say::one_line(why)),
         Stage::Delivered(None) => "delivered".to_string(),

@@ -23,6 +23,7 @@
 //! decision), `record` (what is on disk).
 
 mod client;
+mod deploy;
 mod life;
 pub mod matching;
 mod outcome;
@@ -110,6 +111,21 @@ pub fn open_record(
         let v: Value = serde_json::from_str(&a.body).ok()?;
         v.get("workflow_run_id")?.as_u64()
     });
+    // A Netlify build names its deploy: followed by that id alone, never looked for.
+    let deploy = match &entry.netlify {
+        Some(site) => match answer.and_then(crate::netlify::deploy_id) {
+            Some(id) => Some(crate::netlify::Deploy::started(site, &id)),
+            None => {
+                store.log_in_place(
+                    "follower",
+                    Some(entry),
+                    "Netlify's answer named no deploy_id; the build is not followed",
+                );
+                return;
+            }
+        },
+        None => None,
+    };
     let follow = Follow {
         id: entry.id.clone(),
         target: entry.target.clone(),
@@ -123,10 +139,19 @@ pub fn open_record(
         recorded_ms: LocalMs::now(),
         deadline: store::now() + settings.follow_for.value,
         next_poll: LocalMs(0),
-        phase: Phase::Finding,
-        matched: run_id.map(|_| Match::RunDetails),
+        phase: if deploy.is_some() {
+            Phase::Following
+        } else {
+            Phase::Finding
+        },
+        matched: match (&deploy, run_id) {
+            (Some(_), _) => Some(Match::Deploy),
+            (None, Some(_)) => Some(Match::RunDetails),
+            (None, None) => None,
+        },
         run_id,
         runs: Vec::new(),
+        deploy,
         listed: Vec::new(),
         outcome: None,
         note: None,
@@ -185,6 +210,23 @@ impl Clock {
     }
 }
 
+/// Ends `follow` once past its bound (a laptop may have slept through it): that was the
+/// last request.
+fn past_bound(follow: &mut Follow) {
+    if follow.phase == Phase::Done || store::now() < follow.deadline {
+        return;
+    }
+    follow.outcome = Some(match follow.phase {
+        Phase::Following => Outcome::StillRunning,
+        _ => Outcome::NoRun,
+    });
+    // The provisional "no run started yet" is now final.
+    if follow.note == Some(outcome::no_run_note(true)) {
+        follow.note = Some(outcome::no_run_note(false));
+    }
+    follow.phase = Phase::Done;
+}
+
 /// Follows every unfinished delivery to its end, unless another follower does; stops soon
 /// after `dispatch.follow` is set to false.
 pub fn run(store: &Store, settings: &Settings) -> Result<()> {
@@ -212,6 +254,8 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
     let _end = life::LogOnDrop(store, "follower-end");
     // One token per owner for the whole follow: a tokenCommand is not run on every poll.
     let mut tokens: BTreeMap<String, TokenState> = BTreeMap::new();
+    // Netlify's API and token, read when a Netlify deploy is first followed.
+    let mut netlify: Option<deploy::Session> = None;
     let mut clock = Clock::default();
     // A desktop notifier that cannot run is said once per follower, not per build.
     let mut desktop_said = false;
@@ -292,55 +336,62 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 open_left = true;
                 continue;
             }
-            let state = tokens
-                .entry(follow.owner().to_string())
-                .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
-            if let Some(until) = state.paused_until() {
-                // This token's budget is left to dispatches, or GitHub asked to wait: no
-                // record on it is polled meanwhile. A request to look again cannot be met
-                // then: it is cleared, so `watch` and `status --refresh` do not wait.
+            if follow.deploy.is_some() {
+                // A Netlify deploy: read by its id on Netlify's token, nothing looked for.
+                // An ended one is final (Netlify has no re-run of a deploy).
                 if ended_before {
                     store.clear_recheck(&follow.id);
                     continue;
                 }
-                next = next.min(until);
-                open_left = true;
-                continue;
-            }
-            if ended_before {
-                // Asked to look again: only a re-run (or a run that ended after the bound)
-                // reopens it; saved once, under the hook's lock, then the request cleared.
-                if !outcome::look_again(&round, state, &mut follow) {
-                    store.clear_recheck(&follow.id);
+                let session =
+                    netlify.get_or_insert_with(|| deploy::Session::open(settings.timeout.value));
+                if let Some(until) = session.paused_until() {
+                    next = next.min(until);
+                    open_left = true;
                     continue;
                 }
-                clock.set(&mut follow, 0);
-                let attempts: Vec<String> = follow
-                    .runs
-                    .iter()
-                    .map(|r| r.run_attempt.to_string())
-                    .collect();
-                store.log_in_place(
-                    "follower",
-                    None,
-                    &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
-                );
-            } else {
-                let elapsed = clock.elapsed_ms(&follow);
-                let wait = outcome::step(&round, state, &mut follow, elapsed);
+                let wait = deploy::step(session, &mut follow, poll_ms);
                 clock.set(&mut follow, wait);
-                if follow.phase != Phase::Done && store::now() >= follow.deadline {
-                    // Past the bound (a laptop may have slept through it): that was the
-                    // last request.
-                    follow.outcome = Some(match follow.phase {
-                        Phase::Following => Outcome::StillRunning,
-                        _ => Outcome::NoRun,
-                    });
-                    // The provisional "no run started yet" is now final.
-                    if follow.note == Some(outcome::no_run_note(true)) {
-                        follow.note = Some(outcome::no_run_note(false));
+                past_bound(&mut follow);
+            } else {
+                let state = tokens
+                    .entry(follow.owner().to_string())
+                    .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
+                if let Some(until) = state.paused_until() {
+                    // This token's budget is left to dispatches, or GitHub asked to wait: no
+                    // record on it is polled meanwhile. A request to look again cannot be met
+                    // then: it is cleared, so `watch` and `status --refresh` do not wait.
+                    if ended_before {
+                        store.clear_recheck(&follow.id);
+                        continue;
                     }
-                    follow.phase = Phase::Done;
+                    next = next.min(until);
+                    open_left = true;
+                    continue;
+                }
+                if ended_before {
+                    // Asked to look again: only a re-run (or a run that ended after the bound)
+                    // reopens it; saved once, under the hook's lock, then the request cleared.
+                    if !outcome::look_again(&round, state, &mut follow) {
+                        store.clear_recheck(&follow.id);
+                        continue;
+                    }
+                    clock.set(&mut follow, 0);
+                    let attempts: Vec<String> = follow
+                        .runs
+                        .iter()
+                        .map(|r| r.run_attempt.to_string())
+                        .collect();
+                    store.log_in_place(
+                        "follower",
+                        None,
+                        &format!("{} reopened: attempt {}", follow.id, attempts.join(", ")),
+                    );
+                } else {
+                    let elapsed = clock.elapsed_ms(&follow);
+                    let wait = outcome::step(&round, state, &mut follow, elapsed);
+                    clock.set(&mut follow, wait);
+                    past_bound(&mut follow);
                 }
             }
             if !store.exists() {

@@ -142,7 +142,7 @@ pub fn step(round: &Round, tokens: &mut TokenState, follow: &mut Follow, elapsed
 }
 
 /// Ends following with `cannot_follow` and why; nothing is asked again. Returns `wait`.
-fn cannot_follow(follow: &mut Follow, note: String, wait: u64) -> u64 {
+pub(super) fn cannot_follow(follow: &mut Follow, note: String, wait: u64) -> u64 {
     follow.note = Some(note);
     follow.outcome = Some(Outcome::CannotFollow);
     follow.phase = Phase::Done;

@@ -296,6 +296,8 @@ pub enum Match {
     RunDetails,
     /// The only new run of the token's user in a listening workflow: matched by time.
     Time,
+    /// Netlify named the deploy its build started (`deploy_id`).
+    Deploy,
 }
 
 impl Match {
@@ -304,6 +306,7 @@ impl Match {
             Match::Id => "dispatch_id",
             Match::RunDetails => "run_details",
             Match::Time => "time",
+            Match::Deploy => "deploy_id",
         }
     }
 
@@ -312,6 +315,7 @@ impl Match {
             "dispatch_id" => Match::Id,
             "run_details" => Match::RunDetails,
             "time" => Match::Time,
+            "deploy_id" => Match::Deploy,
             _ => return None,
         })
     }
@@ -352,6 +356,8 @@ pub struct Follow {
     pub run_id: Option<u64>,
     /// The run(s) found, one per workflow (the newest of each decides).
     pub runs: Vec<Run>,
+    /// A Netlify target's deploy, instead of runs: then `github_now` is Netlify's clock.
+    pub deploy: Option<crate::netlify::Deploy>,
     /// While its run is looked for: the list of runs as last read whole, decided on again
     /// when GitHub answers that it has not changed (a 304).
     pub listed: Vec<Listed>,
@@ -382,6 +388,7 @@ impl Follow {
             "next_poll": self.next_poll.0, "phase": self.phase.as_str(),
             "matched": self.matched.map(Match::as_str), "run_id": self.run_id,
             "runs": self.runs.iter().map(Run::to_json).collect::<Vec<_>>(),
+            "deploy": self.deploy.as_ref().map(crate::netlify::Deploy::to_json),
             "listed": self.listed.iter().map(Listed::to_json).collect::<Vec<_>>(),
             "outcome": self.outcome.map(Outcome::as_str),
             "note": self.note, "site_url": self.site_url, "etags": self.etags,
@@ -423,6 +430,7 @@ impl Follow {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Run::from_json).collect())
                 .unwrap_or_default(),
+            deploy: v.get("deploy").and_then(crate::netlify::Deploy::from_json),
             listed: v
                 .get("listed")
                 .and_then(Value::as_array)
@@ -456,8 +464,31 @@ impl Follow {
         self.runs.iter().find(|r| !r.ended_well())
     }
 
+    /// Whether a build was found for it: a run, or a Netlify deploy.
+    pub fn has_build(&self) -> bool {
+        !self.runs.is_empty() || self.deploy.is_some()
+    }
+
+    /// The page of the build that decided (or of the one followed): a run's, a deploy's.
+    pub fn build_url(&self) -> Option<String> {
+        match &self.deploy {
+            Some(deploy) => deploy.page(),
+            None => self
+                .failed_run()
+                .or(self.runs.first())
+                .map(|r| r.html_url.clone()),
+        }
+    }
+
     /// A bad outcome as the next push says it: `failed: build / Run astro build (URL)`.
     pub fn failure_words(&self) -> String {
+        if let Some(deploy) = &self.deploy {
+            let words = deploy.words(self.github_now);
+            return match deploy.page() {
+                Some(page) => format!("{words} ({page})"),
+                None => words,
+            };
+        }
         match self.failed_run() {
             Some(run) => format!("{} ({})", run.words(self.github_now, false), run.html_url),
             None => self.words(),
@@ -467,7 +498,7 @@ impl Follow {
     /// An outcome that is no success as the next push says it, after the repository's name:
     /// ` failed: build / Run astro build (URL)`, or `: ` and what went wrong with its fix.
     pub fn push_words(&self) -> String {
-        if self.outcome.is_some_and(Outcome::is_failed_build) && !self.runs.is_empty() {
+        if self.outcome.is_some_and(Outcome::is_failed_build) && self.has_build() {
             return format!(" {}", self.failure_words());
         }
         match &self.note {
@@ -476,8 +507,19 @@ impl Follow {
         }
     }
 
-    /// How it stands, in one line for `status`: each run's words and URL, or why none.
+    /// How it stands, in one line for `status`: each build's words and URL, or why none.
+    /// A success says where the site is before the build's URL (`succeeded in 48s, live at
+    /// https://blog.example.com  https://github.com/…/runs/1`), so that a terminal too narrow
+    /// for the line puts each URL whole on its own row.
     pub fn words(&self) -> String {
+        let live = match (self.outcome, &self.site_url) {
+            (Some(Outcome::Concluded("success")), Some(url)) => format!(", live at {url}"),
+            _ => String::new(),
+        };
+        if let Some(deploy) = &self.deploy {
+            let page = deploy.page().map(|p| format!("  {p}")).unwrap_or_default();
+            return format!("{}{live}{page}", deploy.words(self.github_now));
+        }
         if self.runs.is_empty() {
             return match (self.outcome, self.phase) {
                 (Some(Outcome::NoRun), _) => "no run started".to_string(),
@@ -489,16 +531,20 @@ impl Follow {
             };
         }
         let superseded = self.outcome == Some(Outcome::Superseded);
-        let mut text = self
+        let words: Vec<String> = self
             .runs
             .iter()
             .map(|r| format!("{}  {}", r.words(self.github_now, superseded), r.html_url))
-            .collect::<Vec<_>>()
-            .join("; ");
-        if let (Some(Outcome::Concluded("success")), Some(url)) = (self.outcome, &self.site_url) {
-            text.push_str(&format!("; live at {url}"));
+            .collect();
+        match self.runs.as_slice() {
+            [run] => format!(
+                "{}{live}  {}",
+                run.words(self.github_now, superseded),
+                run.html_url
+            ),
+            _ if live.is_empty() => words.join("; "),
+            _ => format!("{}; {}", words.join("; "), live.trim_start_matches(", ")),
         }
-        text
     }
 }
 
@@ -612,6 +658,7 @@ mod tests {
             matched: Some(Match::Id),
             run_id: None,
             runs: vec![run("in_progress", None)],
+            deploy: None,
             listed: Vec::new(),
             outcome: None,
             note: None,

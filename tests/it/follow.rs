@@ -687,7 +687,7 @@ fn a_success_says_where_the_site_is_from_its_url_or_github_pages() {
     );
     let out = env.dispatch(&["status"]);
     assert!(
-        stdout(&out).contains("; live at https://owner.github.io/site/"),
+        stdout(&out).contains(", live at https://owner.github.io/site/  https://"),
         "{}",
         show(&out)
     );

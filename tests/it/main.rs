@@ -14,6 +14,7 @@ mod follow;
 mod install;
 mod install_sh;
 mod lfs;
+mod netlify;
 mod outcomes;
 mod push;
 mod regressions;

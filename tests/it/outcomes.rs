@@ -179,7 +179,7 @@ fn the_next_push_says_a_build_that_started_no_run_with_its_fix_once() {
 
 /// Runs `args` of git-dispatch in the clone inside tmux on an 80x24 terminal, as a writer
 /// would; the screen once it has exited, and its exit code.
-fn on_a_real_terminal(env: &TestEnv, args: &str) -> Option<(String, i32)> {
+pub(crate) fn on_a_real_terminal(env: &TestEnv, args: &str) -> Option<(String, i32)> {
     if std::process::Command::new("tmux")
         .arg("-V")
         .output()

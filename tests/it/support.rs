@@ -2086,7 +2086,7 @@ fn now_ms() -> u64 {
 }
 
 /// `2026-12-01T19:15:45Z`.
-fn iso(ms: u64) -> String {
+pub fn iso(ms: u64) -> String {
     let secs = ms / 1000;
     let date = http_date(secs);
     // From the HTTP date's pieces: "Tue, 01 Dec 2026 19:15:45 GMT".

@@ -1,0 +1,139 @@
+//! One round for a Netlify deploy: `GET /api/v1/deploys/{id}` until it is live or failed.
+//! The build's answer named the deploy, so nothing is looked for or matched; what Netlify
+//! refuses becomes the outcome and its fix, and a 429 pauses every deploy on the token.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::outcome::{cannot_follow, SLOW_POLLS};
+use super::record::{Follow, Outcome, Phase};
+use crate::api::Api;
+use crate::say;
+use crate::timestamp::GitHubSecs;
+use crate::token::Token;
+
+/// Netlify's API and token, read once per follower.
+pub struct Session {
+    api: Result<Api, String>,
+    token: Result<Token, String>,
+    /// Whether the token was read again after a 401.
+    reread: bool,
+    /// Until when no deploy is read (Netlify's 429), on the monotonic clock.
+    paused: Option<Instant>,
+}
+
+impl Session {
+    /// Netlify's endpoint and the stored token; `timeout` bounds each request.
+    pub fn open(timeout: u64) -> Session {
+        let api = crate::netlify::api(timeout).map_err(|e| format!("{e:#}"));
+        let token = match &api {
+            Ok(api) => crate::netlify::token(api).map_err(|e| format!("{e:#}")),
+            Err(why) => Err(why.clone()),
+        };
+        Session {
+            api,
+            token,
+            reread: false,
+            paused: None,
+        }
+    }
+
+    /// Whether reading deploys waits, and until when.
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.paused.filter(|until| *until > Instant::now())
+    }
+
+    fn read_token_again(&mut self) {
+        if let Ok(api) = &self.api {
+            self.token = crate::netlify::token(api).map_err(|e| format!("{e:#}"));
+        }
+    }
+}
+
+/// One request for `follow`'s deploy; the milliseconds until the next.
+pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
+    let Some(deploy) = follow.deploy.clone() else {
+        return poll_ms;
+    };
+    let api = match &session.api {
+        Ok(api) => api.clone(),
+        Err(why) => {
+            let note = format!("cannot follow: {why}; the build was started");
+            return cannot_follow(follow, note, poll_ms);
+        }
+    };
+    let token = match &session.token {
+        Ok(token) => token.clone(),
+        Err(why) => {
+            // Logged out meanwhile, or the credentials unreadable for a moment: read
+            // again a while later, until the bound says "still running".
+            follow.note = Some(format!(
+                "cannot follow yet: {}",
+                say::shorten(&say::one_line(why), 200)
+            ));
+            session.read_token_again();
+            return SLOW_POLLS * poll_ms;
+        }
+    };
+    let answer = match crate::netlify::get_deploy(&api, &deploy.id, &token) {
+        Ok(answer) => answer,
+        // The network: asked again a poll later.
+        Err(_) => return poll_ms,
+    };
+    if let Some(date) = answer.header("date").and_then(crate::timestamp::parse_http) {
+        follow.github_now = follow.github_now.max(GitHubSecs(date));
+    }
+    match answer.status {
+        200 => {
+            let read = serde_json::from_str::<Value>(&answer.body)
+                .ok()
+                .and_then(|v| deploy.read(&v));
+            // Not this deploy, or garbled: nothing is taken from it.
+            let Some(now) = read else {
+                return poll_ms;
+            };
+            follow.note = None;
+            if let Some(conclusion) = now.conclusion() {
+                follow.outcome = Outcome::from_conclusion(conclusion);
+                follow.phase = Phase::Done;
+                if conclusion == "success" && follow.site_url.is_none() {
+                    follow.site_url = now.ssl_url.clone();
+                }
+            }
+            follow.deploy = Some(now);
+            poll_ms
+        }
+        401 if !session.reread => {
+            // Rotated meanwhile: read once more, then give up.
+            session.reread = true;
+            session.read_token_again();
+            poll_ms
+        }
+        401 => cannot_follow(
+            follow,
+            format!(
+                "cannot follow: Netlify refused the token (401); the build was started; make \
+                 a new personal access token at {} and `git dispatch login --netlify`",
+                crate::netlify::TOKEN_PAGE
+            ),
+            poll_ms,
+        ),
+        403 | 404 => cannot_follow(
+            follow,
+            format!(
+                "cannot follow: Netlify does not show deploy {} to this token ({}); the build \
+                 was started: see the site's Deploys page",
+                deploy.id, answer.status
+            ),
+            poll_ms,
+        ),
+        429 => {
+            let wait = crate::netlify::pause(&answer, crate::store::now()).clamp(1, 3600);
+            session.paused = Some(Instant::now() + Duration::from_secs(wait));
+            wait * 1000
+        }
+        // A 5xx, or anything else: asked again a poll later.
+        _ => poll_ms,
+    }
+}

@@ -1,0 +1,624 @@
+//! Netlify targets: a site built through Netlify's API (`POST /api/v1/sites/{id}/builds`),
+//! whose answer names the deploy, followed by that id (`GET /api/v1/deploys/{id}`) to live
+//! or to Netlify's `error_message`, against a fake Netlify on 127.0.0.1 that answers as
+//! netlify/open-api's swagger.yml describes (createSiteBuild, getDeploy, getSite,
+//! getCurrentUser) and checks every request for what Netlify needs.
+
+use std::fs;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// The Netlify personal access token the fake accepts.
+const NETLIFY_TOKEN: &str = "nfp_fakeNetlifyToken0123456789abcdefXYZ";
+/// The site the fake knows.
+const SITE: &str = "6d2f1c4e-0b3a-4c5d-9e8f-7a6b5c4d3e2f";
+
+/// How the fake's next deploy ends.
+#[derive(Clone)]
+struct Plan {
+    /// Milliseconds it is "building" (after a first "enqueued" read).
+    building_ms: u64,
+    /// `ready`, or `error` with this message.
+    error: Option<&'static str>,
+}
+
+/// One request the fake got.
+#[derive(Clone, Debug)]
+struct Hit {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Hit {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    hits: Vec<Hit>,
+    /// Whether the token sees the site.
+    sees_site: bool,
+    plan: Option<Plan>,
+    /// Deploys made: id, when, plan, title, reads so far.
+    deploys: Vec<(String, Instant, Plan, String, u32)>,
+    /// Answers given before any other to builds (status, Retry-After).
+    build_answers: Vec<(u16, Option<&'static str>)>,
+    /// Answers given before any other to deploy reads.
+    deploy_answers: Vec<(u16, Option<&'static str>)>,
+    /// What was wrong with a request, as Netlify would refuse it (asserted empty).
+    faults: Vec<String>,
+}
+
+/// A Netlify API on 127.0.0.1.
+struct FakeNetlify {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeNetlify {
+    fn start() -> FakeNetlify {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("start the fake Netlify");
+        let url = format!("http://{}", server.server_addr());
+        let state = Arc::new(Mutex::new(State {
+            sees_site: true,
+            plan: Some(Plan {
+                building_ms: 300,
+                error: None,
+            }),
+            ..State::default()
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let (path, query) = request
+                    .url()
+                    .split_once('?')
+                    .map_or((request.url().to_string(), String::new()), |(p, q)| {
+                        (p.to_string(), q.to_string())
+                    });
+                let hit = Hit {
+                    method: request.method().to_string(),
+                    path,
+                    query,
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.to_string(), h.value.to_string()))
+                        .collect(),
+                    body,
+                };
+                let (status, headers, reply) = answer(&shared, hit);
+                let mut response = tiny_http::Response::from_string(reply).with_status_code(status);
+                response.add_header(
+                    tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
+                );
+                response.add_header(
+                    tiny_http::Header::from_bytes("Date", http_date(now_secs())).unwrap(),
+                );
+                for (k, v) in headers {
+                    response.add_header(tiny_http::Header::from_bytes(k, v).unwrap());
+                }
+                let _ = request.respond(response);
+            }
+        });
+        FakeNetlify { url, state }
+    }
+
+    fn set_plan(&self, plan: Plan) {
+        self.state.lock().unwrap().plan = Some(plan);
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.state.lock().unwrap().hits.clone()
+    }
+
+    fn builds(&self) -> Vec<Hit> {
+        self.hits()
+            .into_iter()
+            .filter(|h| h.path.ends_with("/builds"))
+            .collect()
+    }
+
+    fn deploys_made(&self) -> usize {
+        self.state.lock().unwrap().deploys.len()
+    }
+
+    fn faults(&self) -> Vec<String> {
+        self.state.lock().unwrap().faults.clone()
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Netlify writes its times with milliseconds: `2026-12-07T18:00:00.000Z`.
+fn netlify_time(secs: u64) -> String {
+    iso(secs * 1000).replace('Z', ".000Z")
+}
+
+/// What Netlify answers to `hit`: status, headers, body.
+fn answer(state: &Mutex<State>, hit: Hit) -> (u16, Vec<(&'static str, String)>, String) {
+    let mut s = state.lock().unwrap();
+    s.hits.push(hit.clone());
+    let not_found = json!({"code": 404, "message": "Not Found"}).to_string();
+    // Every request of ours names us and asks for JSON, with the token as a bearer.
+    if !hit
+        .header("user-agent")
+        .is_some_and(|u| u.starts_with("git-dispatch/"))
+    {
+        s.faults.push(format!("no User-Agent: {hit:?}"));
+    }
+    for (k, _) in &hit.headers {
+        if k.to_ascii_lowercase().starts_with("x-github") {
+            s.faults
+                .push(format!("a GitHub header went to Netlify: {hit:?}"));
+        }
+    }
+    if hit.header("authorization") != Some(&format!("Bearer {NETLIFY_TOKEN}")) {
+        let body = json!({"code": 401, "message": "Access Denied: Invalid token"});
+        return (401, vec![], body.to_string());
+    }
+    let builds = format!("/api/v1/sites/{SITE}/builds");
+    match (hit.method.as_str(), hit.path.as_str()) {
+        ("GET", "/api/v1/user") => (
+            200,
+            vec![],
+            json!({"id": "u1", "email": "writer@example.com", "full_name": "A Writer"}).to_string(),
+        ),
+        ("GET", p) if p == format!("/api/v1/sites/{SITE}") => {
+            if !s.sees_site {
+                return (404, vec![], not_found);
+            }
+            (200, vec![], site_json().to_string())
+        }
+        ("POST", p) if p.starts_with("/api/v1/sites/") && p.ends_with("/builds") => {
+            if !s.build_answers.is_empty() {
+                let (status, after) = s.build_answers.remove(0);
+                let headers = after.map(|a| vec![("Retry-After", a.to_string())]);
+                return (status, headers.unwrap_or_default(), "{}".into());
+            }
+            if p != builds || !s.sees_site {
+                return (404, vec![], not_found);
+            }
+            if !hit.body.is_empty() {
+                s.faults.push(format!("a body with the build: {hit:?}"));
+            }
+            let Some(title) = hit.query.strip_prefix("title=") else {
+                s.faults.push(format!("no title: {hit:?}"));
+                return (422, vec![], "{}".into());
+            };
+            let n = s.deploys.len() + 1;
+            let id = format!("65a0b1c2d3e4f5a6b7c8d9{n:02x}");
+            let plan = s.plan.clone().unwrap();
+            s.deploys
+                .push((id.clone(), Instant::now(), plan, title.to_string(), 0));
+            let body = json!({
+                "id": format!("b{n}"), "deploy_id": id, "sha": null, "done": false,
+                "error": null, "created_at": netlify_time(now_secs()),
+            });
+            (200, vec![], body.to_string())
+        }
+        ("GET", p) if p.starts_with("/api/v1/deploys/") => {
+            if !s.deploy_answers.is_empty() {
+                let (status, after) = s.deploy_answers.remove(0);
+                let headers = after.map(|a| vec![("Retry-After", a.to_string())]);
+                return (status, headers.unwrap_or_default(), "{}".into());
+            }
+            let id = p.trim_start_matches("/api/v1/deploys/").to_string();
+            let Some(d) = s.deploys.iter_mut().find(|d| d.0 == id) else {
+                return (404, vec![], not_found);
+            };
+            let created = now_secs() - d.1.elapsed().as_secs();
+            d.4 += 1;
+            let age = d.1.elapsed().as_millis() as u64;
+            let (state, error) = match (&d.2, d.4, age) {
+                (_, 1, _) => ("enqueued", None),
+                (plan, _, age) if age < plan.building_ms => ("building", None),
+                (Plan { error: None, .. }, _, _) => ("ready", None),
+                (Plan { error: Some(e), .. }, _, _) => ("error", Some(*e)),
+            };
+            let mut deploy = site_json();
+            let obj = deploy.as_object_mut().unwrap();
+            obj.insert("id".into(), json!(id));
+            obj.insert("site_id".into(), json!(SITE));
+            obj.insert("state".into(), json!(state));
+            obj.insert("error_message".into(), json!(error));
+            obj.insert("title".into(), json!(d.3));
+            obj.insert("branch".into(), json!("main"));
+            obj.insert("context".into(), json!("production"));
+            obj.insert("created_at".into(), json!(netlify_time(created)));
+            obj.insert("updated_at".into(), json!(netlify_time(now_secs())));
+            obj.insert(
+                "deploy_ssl_url".into(),
+                json!(format!("https://{id}--blog-site.netlify.app")),
+            );
+            (200, vec![], deploy.to_string())
+        }
+        _ => (404, vec![], not_found),
+    }
+}
+
+/// The site as getSite answers it.
+fn site_json() -> Value {
+    json!({
+        "id": SITE, "site_id": SITE, "name": "blog-site",
+        "url": "https://blog.example.net", "ssl_url": "https://blog.example.net",
+        "admin_url": "https://app.netlify.com/sites/blog-site",
+    })
+}
+
+/// A clone with the hook, a `netlify` target for the fake's site, and the token stored.
+fn with_site(fake: &FakeNetlify) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set_var("GIT_DISPATCH_NETLIFY_API_URL", &fake.url);
+    env.set_var("GIT_DISPATCH_POLL_MS", "50");
+    env.install();
+    // The test home turns following off; here it is the subject.
+    env.git_ok(&env.clone, &["config", "dispatch.follow", "true"]);
+    let out = env.dispatch(&["add", "--netlify", SITE]);
+    assert_exit(&out, 0, "add --netlify");
+    assert!(
+        stderr(&out).contains("next: a Netlify personal access token"),
+        "{}",
+        show(&out)
+    );
+    let out = env.dispatch_with_stdin(&["login", "--netlify"], &format!("{NETLIFY_TOKEN}\n"));
+    assert_exit(&out, 0, "login --netlify");
+    assert_no_token(&out, NETLIFY_TOKEN, "login --netlify");
+    env
+}
+
+/// `status --json`'s newest delivery's `follow`, once it has an outcome.
+fn wait_outcome(env: &TestEnv) -> Value {
+    let status = env.wait_status(TIMEOUT, "a followed outcome", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["follow"]["outcome"].is_string())
+    });
+    recent(&status)[0]["follow"].clone()
+}
+
+#[test]
+fn a_netlify_site_is_built_through_its_api_and_followed_to_live() {
+    let fake = FakeNetlify::start();
+    let env = with_site(&fake);
+    let log = env.home.join("notified");
+    env.git_ok(
+        &env.clone,
+        &[
+            "config",
+            "dispatch.notifyCommand",
+            &format!(
+                "env | grep '^GIT_DISPATCH' | sort >> {}",
+                sh_quote(log.to_str().unwrap())
+            ),
+        ],
+    );
+    let config = fs::read_to_string(env.clone.join(".git/config")).unwrap();
+    assert!(config.contains(&format!("netlify = {SITE}")), "{config}");
+    assert_eq!(mode(&env.credentials_path()) & 0o777, 0o600);
+
+    let doctor = env.dispatch(&["doctor"]);
+    assert!(
+        stdout(&doctor).contains(&format!(
+            "netlify: the Netlify token can see site {SITE} (https://blog.example.net)"
+        )),
+        "{}",
+        show(&doctor)
+    );
+    assert!(fake.builds().is_empty(), "doctor started a build");
+
+    let sha = env.commit(&env.clone, "post.md", "post\n", "New post & more");
+    let push = env.push_ok(&["origin", "main"]);
+    assert!(
+        stderr(&push).contains(&format!(
+            "will dispatch a build to netlify site {} once main lands ({})",
+            &SITE[..8],
+            &sha[..7]
+        )),
+        "{}",
+        show(&push)
+    );
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    let builds = fake.builds();
+    assert_eq!(builds.len(), 1, "{builds:#?}");
+    assert_eq!(builds[0].method, "POST");
+    // The build's title names the pushed commit, as Netlify's deploy list shows it.
+    assert_eq!(
+        builds[0].query,
+        format!("title=remote%20{}%3A%20New%20post%20%26%20more", &sha[..7])
+    );
+    let deploy = &follow["deploy"];
+    assert_eq!(deploy["state"], "ready");
+    assert_eq!(
+        deploy["url"],
+        format!(
+            "https://app.netlify.com/sites/blog-site/deploys/{}",
+            deploy["id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(follow["matched"], "deploy_id");
+    assert_eq!(follow["site_url"], "https://blog.example.net");
+
+    let status = env.dispatch(&["status"]);
+    assert!(
+        stdout(&status).contains("live at https://blog.example.net"),
+        "{}",
+        show(&status)
+    );
+    let watch = env.dispatch(&["watch"]);
+    assert_exit(&watch, 0, "watch of a live site");
+    assert!(
+        stdout(&watch).contains("built in")
+            && stdout(&watch).contains("live at https://blog.example.net"),
+        "{}",
+        show(&watch)
+    );
+
+    let start = Instant::now();
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("OUTCOME")
+    {
+        assert!(start.elapsed() < TIMEOUT, "no notification");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let said = fs::read_to_string(&log).unwrap();
+    for want in [
+        "GIT_DISPATCH_OUTCOME=success\n",
+        "GIT_DISPATCH_SITE_URL=https://blog.example.net\n",
+        "GIT_DISPATCH_RUN_URL=https://app.netlify.com/sites/blog-site/deploys/",
+        "GIT_DISPATCH_TARGET=netlify\n",
+    ] {
+        assert!(said.contains(want), "{want} in {said}");
+    }
+    assert!(fake.faults().is_empty(), "{:#?}", fake.faults());
+    // The deploy was read by its id only: no list of deploys was asked for.
+    assert!(
+        fake.hits().iter().all(|h| !h.path.ends_with("/deploys")),
+        "{:#?}",
+        fake.hits()
+    );
+    crate::follow::wait_follower_gone(&env);
+    scan_for_token(&env, NETLIFY_TOKEN);
+}
+
+#[test]
+fn a_failed_netlify_build_is_said_with_its_error_message_once() {
+    let fake = FakeNetlify::start();
+    fake.set_plan(Plan {
+        building_ms: 200,
+        error: Some("Build script returned non-zero exit code: 2"),
+    });
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let watch = env.dispatch(&["watch"]);
+    assert_exit(&watch, 1, "watch of a failed build");
+    assert!(
+        stdout(&watch).contains("failed: Build script returned non-zero exit code: 2"),
+        "{}",
+        show(&watch)
+    );
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "failure");
+    assert_eq!(
+        follow["deploy"]["error_message"],
+        "Build script returned non-zero exit code: 2"
+    );
+    let status = env.dispatch(&["status"]);
+    assert_exit(&status, 1, "status after a failed build");
+
+    // The next push says it once, with the deploy's log page; the one after does not.
+    fake.set_plan(Plan {
+        building_ms: 100,
+        error: None,
+    });
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    let said = stderr(&env.push_ok(&["origin", "main"]));
+    assert_eq!(
+        said.matches("Build script returned non-zero exit code: 2")
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.contains("https://app.netlify.com/sites/blog-site/deploys/"),
+        "{said}"
+    );
+    env.wait_status(TIMEOUT, "b's build", |s| {
+        recent(s)
+            .first()
+            .is_some_and(|d| d["follow"]["outcome"] == "success")
+    });
+    env.commit(&env.clone, "c.md", "c\n", "c");
+    let said = stderr(&env.push_ok(&["origin", "main"]));
+    assert!(!said.contains("non-zero exit code"), "said twice: {said}");
+    assert!(fake.faults().is_empty(), "{:#?}", fake.faults());
+}
+
+#[test]
+fn a_token_without_the_site_is_said_once_with_the_fix_and_not_sent_again() {
+    let fake = FakeNetlify::start();
+    let env = with_site(&fake);
+    fake.state.lock().unwrap().sees_site = false;
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let status = env.wait_status(TIMEOUT, "the refused build", |s| {
+        entries(s).iter().any(|e| e["state"] == "failed")
+    });
+    let error = entries(&status)[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "Netlify shows this token no site {SITE} (404: Not Found)"
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("Site configuration > General > Site details > Site ID"),
+        "{error}"
+    );
+    // Refused, so not tried again by itself: one request, however long one waits.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(fake.builds().len(), 1, "{:#?}", fake.builds());
+    // doctor says the same, with no build started.
+    let doctor = env.dispatch(&["doctor"]);
+    assert_exit(&doctor, 1, "doctor with a token that cannot see the site");
+    assert!(
+        combined(&doctor).contains("Netlify shows this token no site"),
+        "{}",
+        show(&doctor)
+    );
+    assert_eq!(fake.builds().len(), 1);
+    // A token that serves no site here is not stored over the one that did.
+    let out = env.dispatch_with_stdin(&["login", "--netlify"], &format!("{NETLIFY_TOKEN}\n"));
+    assert_exit(&out, 2, "login --netlify with a token that sees no site");
+    assert!(stderr(&out).contains("token not stored"), "{}", show(&out));
+}
+
+#[test]
+fn netlify_s_429_is_waited_out_and_the_site_is_built_once() {
+    let fake = FakeNetlify::start();
+    {
+        let mut s = fake.state.lock().unwrap();
+        s.build_answers = vec![(429, Some("1")), (503, None)];
+        s.deploy_answers = vec![(429, Some("1"))];
+    }
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    // Tried again by the waiter (and `retry`), never more than once at a time.
+    let start = Instant::now();
+    while fake.deploys_made() == 0 {
+        assert!(start.elapsed() < TIMEOUT, "{:#?}", fake.builds());
+        let _ = env.dispatch(&["retry"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    assert_eq!(fake.deploys_made(), 1, "{:#?}", fake.builds());
+    let retried = fake.builds().len();
+    assert!(retried >= 3, "{retried}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        fake.builds().len(),
+        retried,
+        "sent again after it was built"
+    );
+    assert!(fake.faults().is_empty(), "{:#?}", fake.faults());
+}
+
+#[test]
+fn send_dry_run_shows_netlify_s_request_without_the_token_and_sends_nothing() {
+    let fake = FakeNetlify::start();
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "First post");
+    env.push_ok(&["origin", "main"]);
+    wait_outcome(&env);
+    let before = fake.builds().len();
+    let out = env.dispatch(&["send", "--dry-run"]);
+    assert_exit(&out, 0, "send --dry-run");
+    assert_no_token(&out, NETLIFY_TOKEN, "send --dry-run");
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "POST {}/api/v1/sites/{SITE}/builds?title=remote%20",
+            fake.url
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Authorization: Bearer ********"), "{text}");
+    assert_eq!(fake.builds().len(), before, "a dry run started a build");
+}
+
+#[test]
+fn a_bad_netlify_target_is_refused_with_the_fix_and_the_push_is_unharmed() {
+    let env = TestEnv::new();
+    env.install();
+    let out = env.dispatch(&["add", "--netlify", "my site!"]);
+    assert_exit(&out, 2, "add --netlify with a bad id");
+    assert!(
+        stderr(&out).contains("Site configuration > General > Site details > Site ID"),
+        "{}",
+        show(&out)
+    );
+    let config = fs::read_to_string(env.clone.join(".git/config")).unwrap();
+    assert!(!config.contains("netlify"), "{config}");
+    // GitHub's keys beside a Netlify site are said, not ignored; the push still lands.
+    env.git_ok(&env.clone, &["config", "dispatch.blog.netlify", SITE]);
+    env.git_ok(&env.clone, &["config", "dispatch.blog.event", "update"]);
+    let list = env.dispatch(&["list"]);
+    assert!(
+        combined(&list).contains("a netlify target takes no event"),
+        "{}",
+        show(&list)
+    );
+    let sha = env.commit(&env.clone, "a.md", "a\n", "a");
+    let push = env.push_ok(&["origin", "main"]);
+    assert!(
+        stderr(&push).contains("a netlify target takes no event"),
+        "{}",
+        show(&push)
+    );
+    assert_eq!(
+        env.git_stdout(&env.remote, &["rev-parse", "main"]),
+        sha,
+        "the push did not land"
+    );
+}
+
+#[test]
+fn watch_on_an_80_column_terminal_shows_the_live_site_and_the_deploy_s_log_whole() {
+    let fake = FakeNetlify::start();
+    fake.set_plan(Plan {
+        building_ms: 1500,
+        error: None,
+    });
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "A first post");
+    env.push_ok(&["origin", "main"]);
+    let Some((screen, code)) = crate::outcomes::on_a_real_terminal(&env, "watch") else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    let rows: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Each URL whole on a row of its own; no row cut, none past the screen's width.
+    assert!(
+        rows[0].starts_with("netlify -> netlify site 6d2f1c4e ")
+            && rows[0].contains(": built in ")
+            && rows[0].ends_with("s, live at"),
+        "{screen}"
+    );
+    assert_eq!(rows[1], "  https://blog.example.net", "{screen}");
+    assert!(
+        rows[2].starts_with("  https://app.netlify.com/sites/blog-site/deploys/65a0b1c2"),
+        "{screen}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.chars().count() <= 80 && !r.contains('…')),
+        "{screen}"
+    );
+}
