@@ -53,9 +53,13 @@ impl FakeHost {
                         .collect(),
                     body,
                 });
-                let (status, after) = answers.next().unwrap_or((200, None));
-                // Netlify answers a build hook with 200 and an empty body.
-                let mut response = tiny_http::Response::empty(status);
+                let hit_path = seen.lock().unwrap().last().unwrap().path.clone();
+                let (status, after) = answers.next().unwrap_or((0, None));
+                let (status, body) = match status {
+                    0 => documented_answer(&hit_path),
+                    status => (status, String::new()),
+                };
+                let mut response = tiny_http::Response::from_string(body).with_status_code(status);
                 if let Some(after) = after {
                     response = response
                         .with_header(tiny_http::Header::from_bytes("Retry-After", after).unwrap());
@@ -81,6 +85,27 @@ impl FakeHost {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.hits()
+    }
+}
+
+/// What each host answers a hook that started a build, by the URL's shape: Netlify 200 and
+/// an empty body; Vercel its job (`{"job": {"id", "state": "PENDING", "createdAt"}}`);
+/// Cloudflare Workers Builds its `build_uuid` in the v4 envelope; Render, which documents
+/// no answer, 202 and nothing; any other host 204.
+fn documented_answer(path: &str) -> (u16, String) {
+    if path.starts_with("/build_hooks/") {
+        (200, String::new())
+    } else if path.starts_with("/v1/integrations/deploy/") {
+        let job =
+            r#"{"job":{"id":"hKwmNqVeQ7cLb3xYt2Rz","state":"PENDING","createdAt":1796667745000}}"#;
+        (201, job.to_string())
+    } else if path.contains("/deploy_hooks/") {
+        let result = r#"{"success":true,"errors":[],"messages":[],"result":{"build_uuid":"4f1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}}"#;
+        (200, result.to_string())
+    } else if path.starts_with("/deploy/") {
+        (202, String::new())
+    } else {
+        (204, String::new())
     }
 }
 
@@ -387,4 +412,54 @@ fn a_clone_with_only_a_hook_needs_no_github_api_url() {
     let out = env.dispatch(&["send"]);
     assert_exit(&out, 0, "send to a hook with a bad apiUrl");
     assert_eq!(host.wait_hits(1).len(), 1);
+}
+
+#[test]
+fn each_host_s_documented_answer_is_a_delivery_and_each_gets_a_bare_post() {
+    let host = FakeHost::start(vec![]);
+    // (kind, the hook URL's path on the fake)
+    let hooks = [
+        ("vercel", "/v1/integrations/deploy/prj_AbC123/VERCELSECRET1"),
+        (
+            "cloudflare",
+            "/client/v4/accounts/acc1/builds/deploy_hooks/CFSECRET22",
+        ),
+        ("render", "/deploy/srv-abc123?key=RENDERSECRET3"),
+        ("generic", "/hooks/GENERICSECRET4"),
+    ];
+    for (n, (kind, path)) in hooks.iter().enumerate() {
+        let env = TestEnv::new();
+        env.install();
+        let url = format!("{}{path}", host.url);
+        let out = env.dispatch_with_stdin(&["add", "--hook", "site"], &format!("{url}\n"));
+        assert_exit(&out, 0, kind);
+        assert!(
+            stderr(&out).contains(&format!("{kind} hook")),
+            "{}",
+            show(&out)
+        );
+        env.commit(&env.clone, "post.md", "post\n", "A post");
+        env.push_ok(&["origin", "main"]);
+        let hits = host.wait_hits(n + 1);
+        let hit = &hits[n];
+        assert_eq!(hit.method, "POST", "{kind}");
+        assert_eq!(
+            format!(
+                "{}{}",
+                hit.path,
+                if hit.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", hit.query)
+                }
+            ),
+            *path,
+            "{kind}: the stored URL, nothing added"
+        );
+        assert!(hit.body.is_empty(), "{kind}: {hit:?}");
+        let status = env.wait_settled(TIMEOUT);
+        assert_eq!(recent(&status).len(), 1, "{kind}: {status:#}");
+        let secret = path.rsplit(['/', '=']).next().unwrap();
+        scan_for_token(&env, secret);
+    }
 }

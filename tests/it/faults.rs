@@ -692,3 +692,150 @@ fn waiter_pid(env: &TestEnv) -> u32 {
         .and_then(|v| v["pid"].as_u64())
         .expect("a confirmed line with the waiter's pid") as u32
 }
+
+// ---- deploy hooks through the same faults ----------------------------------------------
+
+/// The secret part of the hook URL the fault server plays.
+const HOOK_SECRET: &str = "a1b2c3d4e5f6a7b8c9d0e1f2";
+
+/// A clone with the hook and a Netlify-shaped deploy hook `site` on `server`.
+fn hook_env_for(server: &FaultServer) -> TestEnv {
+    let env = TestEnv::new();
+    env.install();
+    let url = format!("{}/build_hooks/{HOOK_SECRET}", server.url());
+    let out = env.dispatch_with_stdin(&["add", "--hook", "site"], &format!("{url}\n"));
+    assert_exit(&out, 0, "add --hook");
+    env
+}
+
+#[test]
+fn every_fault_a_deploy_hook_can_answer_is_kept_or_refused_and_delivered_once_unsaid() {
+    let elsewhere = FaultServer::start(no_content());
+    let location = format!("{}/build_hooks/{HOOK_SECRET}", elsewhere.url());
+    // (what the host does, its answer, the words kept, the entry's state)
+    let cases: Vec<(&str, Fault, &[&str], &str)> = vec![
+        (
+            "a 500",
+            answer("500 Internal Server Error", &[], "oops"),
+            &["netlify hook answered 500"],
+            "confirmed",
+        ),
+        (
+            "a 502 page",
+            answer(
+                "502 Bad Gateway",
+                &[("Content-Type", "text/html")],
+                "<html><body>Bad gateway</body></html>",
+            ),
+            &["answered 502"],
+            "confirmed",
+        ),
+        (
+            "a long 429",
+            answer("429 Too Many Requests", &[("Retry-After", "600")], ""),
+            &["answered 429"],
+            "confirmed",
+        ),
+        ("a hang", Fault::Hang, &["network"], "confirmed"),
+        (
+            "a cut answer",
+            Fault::Raw(b"HTTP/1.1 20".to_vec()),
+            &["network"],
+            "confirmed",
+        ),
+        (
+            "a deleted hook",
+            answer("404 Not Found", &[], "Not Found"),
+            &["deleted or its URL mistyped", "Build hooks"],
+            "failed",
+        ),
+        (
+            "a redirect",
+            answer("307 Temporary Redirect", &[("Location", &location)], ""),
+            &["refused the request (307)"],
+            "failed",
+        ),
+    ];
+    for (what, fault, words, state) in cases {
+        let server = FaultServer::start(fault);
+        let env = hook_env_for(&server);
+        env.git_ok(&env.clone, &["config", "dispatch.timeout", "2"]);
+        let (sha, push) = push_main(&env, "post.md");
+        assert_no_token(&push, HOOK_SECRET, what);
+        let status = env.wait_for_error(state, TIMEOUT);
+        let error = only_entry(&status)["last_error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for word in words {
+            assert!(error.contains(word), "{what}: {word:?} in {error:?}");
+        }
+        let shown = env.dispatch(&["status"]);
+        assert_no_token(&shown, HOOK_SECRET, what);
+        assert!(
+            stdout(&shown).contains(words[0]),
+            "{what}: {}",
+            show(&shown)
+        );
+
+        // The host is back: `retry` delivers it, once, to the hook and nowhere else.
+        server.set_fallback(answer("200 OK", &[], ""));
+        let out = env.dispatch(&["retry"]);
+        assert_exit(&out, 0, what);
+        assert_no_token(&out, HOOK_SECRET, what);
+        env.wait_settled(TIMEOUT);
+        assert_eq!(server.accepted(), 1, "{what}: one delivery in the end");
+        let last = server.seen().pop().unwrap();
+        assert!(
+            last.starts_with(&format!(
+                "POST /build_hooks/{HOOK_SECRET}?trigger_title=remote%20{}",
+                &sha[..7]
+            )),
+            "{what}: {last}"
+        );
+        assert!(
+            elsewhere.seen().is_empty(),
+            "{what}: a redirect was followed"
+        );
+        scan_for_token(&env, HOOK_SECRET);
+    }
+}
+
+#[test]
+fn racing_retries_and_hooks_fire_one_deploy_hook_once() {
+    let server = FaultServer::start(answer("503 Service Unavailable", &[], ""));
+    let env = hook_env_for(&server);
+    let sha = one_confirmed_entry(&env);
+    let before = server.seen().len();
+    server.set_fallback(Fault::Slow(Duration::from_millis(200)));
+
+    let mut children = Vec::new();
+    for _ in 0..12 {
+        let mut cmd = env.dispatch_cmd(&["retry"]);
+        children.push(
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for i in 0..3 {
+        let line = format!(
+            "refs/heads/f{i} {sha} refs/heads/f{i} 0000000000000000000000000000000000000000\n"
+        );
+        children.push(hook_under_shell(&env, &line).spawn().unwrap());
+    }
+    for mut child in children {
+        child.wait().unwrap();
+    }
+    env.wait_status(TIMEOUT, "delivery", |s| {
+        entries(s).is_empty() && !recent(s).is_empty()
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.seen().len() - before,
+        1,
+        "exactly one request for one push"
+    );
+    assert_eq!(server.accepted(), 1);
+}
