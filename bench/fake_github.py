@@ -366,7 +366,14 @@ class Handler(BaseHTTPRequestHandler):
         headers = []
         run_line = None
         is_dispatch = method == "POST" and url.path.endswith("/dispatches")
-        if is_dispatch:
+        if method == "POST" and url.path.startswith("/build_hooks/"):
+            # A Netlify-shaped deploy hook: 200 and nothing, as Netlify answers; the pushed
+            # commit is known by the short sha in `trigger_title` ("content 3f2a9c1: …").
+            title = (parse_qs(url.query).get("trigger_title") or [""])[0]
+            words = title.split()
+            sha = words[1].rstrip(":") if len(words) > 1 else None
+            status, body = 200, b""
+        elif is_dispatch:
             if self.server.delay:
                 time.sleep(self.server.delay)
             workflow_file = None
