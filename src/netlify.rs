@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::answer::{Answer, Failure, Verdict};
 use crate::api::Api;
+use crate::follow::record::Outcome;
 use crate::say;
 use crate::timestamp::GitHubSecs;
 use crate::token::Token;
@@ -53,7 +54,10 @@ pub fn token(api: &Api) -> Result<Token> {
 
 /// Checks a site id as given: Netlify's API id (a UUID) or the site's domain.
 pub fn validate_site(site: &str) -> Result<()> {
-    let ok = !site.is_empty()
+    let ok = site
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
         && site.len() <= 100
         && site
             .bytes()
@@ -148,6 +152,8 @@ pub fn pause(answer: &Answer, now: u64) -> u64 {
     number("retry-after")
         .or_else(|| number("x-ratelimit-reset").map(|reset| reset.saturating_sub(now)))
         .unwrap_or(DEFAULT_PAUSE)
+        // A reset already past is no reason to ask again at once.
+        .max(1)
 }
 
 /// What an answer to a request about `site` means; `what` names the request in words.
@@ -204,6 +210,35 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Whether a `ready` deploy is what the site serves: Netlify builds a deploy to `ready`
+/// without publishing it when the site's auto publishing is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The site's `published_deploy` is this one: live.
+    Live,
+    /// A newer deploy was published since (a later push, a build from the site's own
+    /// repository): this one was built, and the newer is live.
+    Newer,
+    /// An older deploy is still published: auto publishing is stopped (locked).
+    Held,
+}
+
+impl Published {
+    fn as_str(self) -> &'static str {
+        match self {
+            Published::Live => "live",
+            Published::Newer => "newer",
+            Published::Held => "held",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Published> {
+        [Published::Live, Published::Newer, Published::Held]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
 /// A Netlify deploy, as followed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deploy {
@@ -219,6 +254,8 @@ pub struct Deploy {
     pub ssl_url: Option<String>,
     /// The site's page in Netlify's app (`admin_url`), under which the deploy's log is.
     pub admin_url: Option<String>,
+    /// Once `ready`: whether the site serves it (from the site's `published_deploy`).
+    pub published: Option<Published>,
     /// When Netlify created it, on Netlify's clock.
     pub created_at: Option<GitHubSecs>,
     /// Netlify's last change to it.
@@ -247,6 +284,7 @@ impl Deploy {
             error_message: None,
             ssl_url: None,
             admin_url: None,
+            published: None,
             created_at: None,
             updated_at: None,
         }
@@ -274,6 +312,7 @@ impl Deploy {
                 .and_then(crate::follow::record::web_url)
                 .filter(|u| crate::config::validate_site_url(u).is_ok()),
             admin_url: s("admin_url").and_then(crate::follow::record::web_url),
+            published: None,
             created_at: time("created_at"),
             updated_at: time("updated_at"),
         })
@@ -290,20 +329,47 @@ impl Deploy {
         }
     }
 
-    /// The outcome, once it has ended: `success`, `cancelled` (Netlify's "Canceled
-    /// build", as for a build its ignore command skipped), or `failure`.
-    pub fn conclusion(&self) -> Option<&'static str> {
-        match self.stage() {
-            Stage::Ready => Some("success"),
-            Stage::Failed
-                if self
-                    .error_message
-                    .as_deref()
-                    .is_some_and(|m| m.to_ascii_lowercase().starts_with("canceled")) =>
-            {
-                Some("cancelled")
+    /// Whether it is `ready` and not yet checked against the site's published deploy.
+    pub fn needs_publish_check(&self) -> bool {
+        matches!(self.stage(), Stage::Ready) && self.published.is_none()
+    }
+
+    /// Decides `published` from the site (getSite's `published_deploy`, `{id, created_at}`).
+    pub fn check_published(&mut self, site: &Value) {
+        let published = site.get("published_deploy");
+        let id = published.and_then(|p| p.get("id")).and_then(Value::as_str);
+        let created = published
+            .and_then(|p| p.get("created_at"))
+            .and_then(Value::as_str)
+            .and_then(crate::timestamp::parse_iso)
+            .map(GitHubSecs);
+        self.published = Some(match (id, created, self.created_at) {
+            (Some(id), _, _) if id == self.id => Published::Live,
+            (Some(_), Some(theirs), Some(ours)) if theirs > ours => Published::Newer,
+            (Some(_), _, _) => Published::Held,
+            // No published deploy named: Netlify's own `ready` is all there is.
+            (None, _, _) => Published::Live,
+        });
+    }
+
+    /// The outcome, once it has ended: `success` (live), `superseded` (built, a newer
+    /// deploy is live), `action_required` (built, not published: auto publishing is
+    /// stopped), `skipped` (the site's ignore rule: "no content change"), `cancelled`
+    /// (another "Canceled build"), or `failure`.
+    pub fn outcome(&self) -> Option<Outcome> {
+        let message = self.error_message.as_deref().unwrap_or_default();
+        let message = message.to_ascii_lowercase();
+        match (self.stage(), self.published) {
+            (Stage::Ready, Some(Published::Live)) => Some(Outcome::Concluded("success")),
+            (Stage::Ready, Some(Published::Newer)) => Some(Outcome::Superseded),
+            (Stage::Ready, Some(Published::Held)) => Some(Outcome::Concluded("action_required")),
+            (Stage::Failed, _) if message.contains("no content change") => {
+                Some(Outcome::Concluded("skipped"))
             }
-            Stage::Failed => Some("failure"),
+            (Stage::Failed, _) if message.starts_with("canceled") => {
+                Some(Outcome::Concluded("cancelled"))
+            }
+            (Stage::Failed, _) => Some(Outcome::Concluded("failure")),
             _ => None,
         }
     }
@@ -320,14 +386,26 @@ impl Deploy {
     pub fn words(&self, now: GitHubSecs) -> String {
         let since =
             |t: GitHubSecs| crate::timestamp::duration(t.since(self.created_at.unwrap_or(t)));
-        match (self.stage(), self.conclusion()) {
+        let built = match self.updated_at {
+            Some(at) => format!("built in {}", since(at)),
+            None => "built".to_string(),
+        };
+        match (self.stage(), self.outcome()) {
             (Stage::Queued, _) => "queued on Netlify".to_string(),
             (Stage::Building, _) => format!("building for {}", since(now)),
-            (Stage::Ready, _) => match self.updated_at {
-                Some(at) => format!("built in {}", since(at)),
-                None => "built".to_string(),
-            },
-            (_, Some("cancelled")) => format!(
+            (Stage::Ready, Some(Outcome::Superseded)) => format!("{built}; a newer deploy is live"),
+            (Stage::Ready, Some(Outcome::Concluded("action_required"))) => format!(
+                "{built}, not published: the site's auto publishing is stopped; publish it \
+                 from its Deploys page"
+            ),
+            (Stage::Ready, _) => built,
+            (_, Some(Outcome::Concluded("skipped"))) => format!(
+                "skipped: {}",
+                self.error_message
+                    .as_deref()
+                    .unwrap_or("by the site's ignore rule")
+            ),
+            (_, Some(Outcome::Concluded("cancelled"))) => format!(
                 "cancelled: {}",
                 self.error_message.as_deref().unwrap_or("by Netlify")
             ),
@@ -352,6 +430,7 @@ impl Deploy {
             "site": self.site, "id": self.id, "state": self.state,
             "error_message": self.error_message, "ssl_url": self.ssl_url,
             "admin_url": self.admin_url,
+            "published": self.published.map(Published::as_str),
             "created_at": self.created_at.map(|t| t.0),
             "updated_at": self.updated_at.map(|t| t.0),
         })
@@ -369,6 +448,7 @@ impl Deploy {
             error_message: s("error_message"),
             ssl_url: s("ssl_url").filter(|u| crate::config::validate_site_url(u).is_ok()),
             admin_url: s("admin_url").and_then(|u| crate::follow::record::web_url(&u)),
+            published: s("published").as_deref().and_then(Published::parse),
             created_at: n("created_at"),
             updated_at: n("updated_at"),
         })
@@ -445,22 +525,44 @@ mod tests {
         let now = GitHubSecs(crate::timestamp::parse_iso("2026-12-07T18:01:12Z").unwrap());
         assert_eq!(read("enqueued", None).words(now), "queued on Netlify");
         assert_eq!(read("building", None).words(now), "building for 1m12s");
-        assert_eq!(read("processing", None).conclusion(), None);
-        let ready = read("ready", None);
+        assert_eq!(read("processing", None).outcome(), None);
+        // Ready is built; live only once the site is seen to serve it.
+        let mut ready = read("ready", None);
+        assert!(ready.needs_publish_check());
+        assert_eq!(ready.outcome(), None);
+        let site = |id: &str, at: &str| json!({"published_deploy": {"id": id, "created_at": at}});
+        ready.check_published(&site("d1", "2026-12-07T18:00:00.000Z"));
         assert_eq!(ready.words(now), "built in 48s");
-        assert_eq!(ready.conclusion(), Some("success"));
+        assert_eq!(ready.outcome(), Some(Outcome::Concluded("success")));
+        let mut held = read("ready", None);
+        held.check_published(&site("d0", "2026-12-06T10:00:00.000Z"));
+        assert_eq!(held.outcome(), Some(Outcome::Concluded("action_required")));
+        assert!(
+            held.words(now).contains("not published"),
+            "{}",
+            held.words(now)
+        );
+        let mut newer = read("ready", None);
+        newer.check_published(&site("d2", "2026-12-07T18:00:30.000Z"));
+        assert_eq!(newer.outcome(), Some(Outcome::Superseded));
+        assert_eq!(Deploy::from_json(&held.to_json()).unwrap(), held);
         assert_eq!(
             ready.page().unwrap(),
             "https://app.netlify.com/sites/blog/deploys/d1"
         );
         let failed = read("error", Some("Build script returned non-zero exit code: 2"));
-        assert_eq!(failed.conclusion(), Some("failure"));
+        assert_eq!(failed.outcome(), Some(Outcome::Concluded("failure")));
         assert_eq!(
             failed.words(now),
             "failed: Build script returned non-zero exit code: 2"
         );
-        let cancelled = read("error", Some("Canceled build due to no content change"));
-        assert_eq!(cancelled.conclusion(), Some("cancelled"));
+        // The site's ignore rule is a skip, as GitHub's `skipped`; another cancel is not.
+        let skipped = read("error", Some("Canceled build due to no content change"));
+        assert_eq!(skipped.outcome(), Some(Outcome::Concluded("skipped")));
+        assert!(skipped.outcome().unwrap().is_good());
+        let cancelled = read("error", Some("Canceled build"));
+        assert_eq!(cancelled.outcome(), Some(Outcome::Concluded("cancelled")));
+        assert!(validate_site("..").is_err() && validate_site("-x").is_err());
         // Another deploy's answer, or a state that is no plain word, is not taken.
         assert!(start.read(&json!({"id": "d2", "state": "ready"})).is_none());
         assert!(start

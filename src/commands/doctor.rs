@@ -265,8 +265,13 @@ fn check_netlify_target(config: &Config, target: &Target, report: &mut Report) {
         })
         .map(|url| format!(" ({url})"))
         .unwrap_or_default();
+    let followed = if config.settings.follow.value {
+        "its builds are followed to live"
+    } else {
+        "its builds are started, not followed (dispatch.follow is false)"
+    };
     report.ok(format!(
-        "{name}: the Netlify token can see site {site}{shown}; its builds are followed to live"
+        "{name}: the Netlify token can see site {site}{shown}; {followed}"
     ));
 }
 

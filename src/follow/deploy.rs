@@ -90,14 +90,31 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
                 .ok()
                 .and_then(|v| deploy.read(&v));
             // Not this deploy, or garbled: nothing is taken from it.
-            let Some(now) = read else {
+            let Some(mut now) = read else {
                 return poll_ms;
             };
             follow.note = None;
-            if let Some(conclusion) = now.conclusion() {
-                follow.outcome = Outcome::from_conclusion(conclusion);
+            if now.needs_publish_check() {
+                // `ready` is built; live only if the site serves it (auto publishing may
+                // be stopped, or a newer deploy published). Not known yet: asked again.
+                let site = crate::netlify::get_site(&api, &deploy.site, &token);
+                match site.as_ref().map(|a| a.status) {
+                    Ok(200) => {
+                        let body = site.as_ref().map(|a| a.body.as_str()).unwrap_or("");
+                        match serde_json::from_str::<Value>(body) {
+                            Ok(v) => now.check_published(&v),
+                            Err(_) => return poll_ms,
+                        }
+                    }
+                    // The token may read deploys but not the site: Netlify's `ready` stands.
+                    Ok(401 | 403 | 404) => now.published = Some(crate::netlify::Published::Live),
+                    _ => return poll_ms,
+                }
+            }
+            if let Some(outcome) = now.outcome() {
+                follow.outcome = Some(outcome);
                 follow.phase = Phase::Done;
-                if conclusion == "success" && follow.site_url.is_none() {
+                if outcome == Outcome::Concluded("success") && follow.site_url.is_none() {
                     follow.site_url = now.ssl_url.clone();
                 }
             }

@@ -115,18 +115,14 @@ pub fn open_record(
     let deploy = match &entry.netlify {
         Some(site) => match answer.and_then(crate::netlify::deploy_id) {
             Some(id) => Some(crate::netlify::Deploy::started(site, &id)),
-            None => {
-                store.log_in_place(
-                    "follower",
-                    Some(entry),
-                    "Netlify's answer named no deploy_id; the build is not followed",
-                );
-                return;
-            }
+            // Netlify took the build but named no deploy: said where the build is shown,
+            // never guessed from the site's list of deploys.
+            None => Some(crate::netlify::Deploy::started(site, "")),
         },
         None => None,
     };
-    let follow = Follow {
+    let unnamed = deploy.as_ref().is_some_and(|d| d.id.is_empty());
+    let mut follow = Follow {
         id: entry.id.clone(),
         target: entry.target.clone(),
         repository: entry.repository.clone(),
@@ -160,6 +156,19 @@ pub fn open_record(
         announced_hook: false,
         announced_notify: false,
     };
+    if unnamed {
+        follow.deploy = None;
+        follow.phase = Phase::Done;
+        follow.outcome = Some(Outcome::CannotFollow);
+        follow.note = Some(
+            "cannot follow: Netlify's answer to the build named no deploy; the build was \
+             started: see the site's Deploys page"
+                .to_string(),
+        );
+        // Not a failed build: `status` shows it, no push or notification repeats it.
+        follow.announced_hook = true;
+        follow.announced_notify = true;
+    }
     if store.save_follow(&follow).is_err() {
         store.log_in_place("error", Some(entry), "could not record the run to follow");
     }
@@ -244,8 +253,17 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
         let _ = lock.set_len(0);
         let _ = write!(lock, "{}", std::process::id());
     }
-    let api = Api::new(&settings.api_url.value, settings.timeout.value)?;
-    let poll_ms = poll(api.host()).as_millis() as u64;
+    // GitHub's API serves GitHub's records only: a clone whose targets are Netlify sites
+    // follows them whatever dispatch.apiUrl says.
+    let api =
+        Api::new(&settings.api_url.value, settings.timeout.value).map_err(|e| format!("{e:#}"));
+    let poll_host = match &api {
+        Ok(api) => api.host().to_string(),
+        Err(_) => crate::netlify::api(settings.timeout.value)
+            .map(|a| a.host().to_string())
+            .unwrap_or_default(),
+    };
+    let poll_ms = poll(&poll_host).as_millis() as u64;
     // The binary's path as it is now: once an upgrade renames a new file over it,
     // /proc/self/exe names the old one "(deleted)", but this path names the new one.
     let exe = std::env::current_exe().ok();
@@ -313,14 +331,14 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
             }
             return Ok(());
         }
-        let round = Round {
-            api: &api,
+        let round = api.as_ref().ok().map(|api| Round {
+            api,
             settings,
             all: &all,
             poll_ms,
             // Someone watches on a terminal: the running job and step are read too.
             watched: store.watched(),
-        };
+        });
         // The next wake: the earliest poll due, and at most a poll away, when runs/ is read
         // again for deliveries recorded meanwhile.
         let mut next = Instant::now() + Duration::from_millis(poll_ms);
@@ -353,10 +371,10 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 let wait = deploy::step(session, &mut follow, poll_ms);
                 clock.set(&mut follow, wait);
                 past_bound(&mut follow);
-            } else {
-                let state = tokens
-                    .entry(follow.owner().to_string())
-                    .or_insert_with(|| TokenState::read(settings, api.host(), follow.owner()));
+            } else if let Some(round) = &round {
+                let state = tokens.entry(follow.owner().to_string()).or_insert_with(|| {
+                    TokenState::read(settings, round.api.host(), follow.owner())
+                });
                 if let Some(until) = state.paused_until() {
                     // This token's budget is left to dispatches, or GitHub asked to wait: no
                     // record on it is polled meanwhile. A request to look again cannot be met
@@ -372,7 +390,7 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                 if ended_before {
                     // Asked to look again: only a re-run (or a run that ended after the bound)
                     // reopens it; saved once, under the hook's lock, then the request cleared.
-                    if !outcome::look_again(&round, state, &mut follow) {
+                    if !outcome::look_again(round, state, &mut follow) {
                         store.clear_recheck(&follow.id);
                         continue;
                     }
@@ -389,10 +407,19 @@ pub fn run(store: &Store, settings: &Settings) -> Result<()> {
                     );
                 } else {
                     let elapsed = clock.elapsed_ms(&follow);
-                    let wait = outcome::step(&round, state, &mut follow, elapsed);
+                    let wait = outcome::step(round, state, &mut follow, elapsed);
                     clock.set(&mut follow, wait);
                     past_bound(&mut follow);
                 }
+            } else {
+                // dispatch.apiUrl was changed to one that cannot be used since it was sent.
+                if ended_before {
+                    store.clear_recheck(&follow.id);
+                    continue;
+                }
+                let why = api.as_ref().err().cloned().unwrap_or_default();
+                let note = format!("cannot follow: dispatch.apiUrl: {why}; the delivery stands");
+                outcome::cannot_follow(&mut follow, note, poll_ms);
             }
             if !store.exists() {
                 return Ok(());

@@ -430,7 +430,11 @@ impl Follow {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Run::from_json).collect())
                 .unwrap_or_default(),
-            deploy: v.get("deploy").and_then(crate::netlify::Deploy::from_json),
+            // A Netlify record that cannot be read is damaged, never a GitHub one.
+            deploy: match v.get("deploy").filter(|d| !d.is_null()) {
+                Some(d) => Some(crate::netlify::Deploy::from_json(d)?),
+                None => None,
+            },
             listed: v
                 .get("listed")
                 .and_then(Value::as_array)
@@ -518,7 +522,14 @@ impl Follow {
         };
         if let Some(deploy) = &self.deploy {
             let page = deploy.page().map(|p| format!("  {p}")).unwrap_or_default();
-            return format!("{}{live}{page}", deploy.words(self.github_now));
+            let words = match self.outcome {
+                Some(Outcome::CannotFollow) => "cannot follow".to_string(),
+                Some(Outcome::StillRunning) => {
+                    format!("{} when following stopped", deploy.words(self.github_now))
+                }
+                _ => deploy.words(self.github_now),
+            };
+            return format!("{words}{live}{page}");
         }
         if self.runs.is_empty() {
             return match (self.outcome, self.phase) {

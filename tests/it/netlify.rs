@@ -14,6 +14,8 @@ use crate::support::*;
 
 /// The Netlify personal access token the fake accepts.
 const NETLIFY_TOKEN: &str = "nfp_fakeNetlifyToken0123456789abcdefXYZ";
+/// Another user's token: Netlify accepts it, but it sees no site of ours.
+const OTHER_TOKEN: &str = "nfp_otherUsersToken9876543210fedcbaQRS";
 /// The site the fake knows.
 const SITE: &str = "6d2f1c4e-0b3a-4c5d-9e8f-7a6b5c4d3e2f";
 
@@ -29,6 +31,7 @@ struct Plan {
 /// One request the fake got.
 #[derive(Clone, Debug)]
 struct Hit {
+    at: Instant,
     method: String,
     path: String,
     query: String,
@@ -59,6 +62,10 @@ struct State {
     deploy_answers: Vec<(u16, Option<&'static str>)>,
     /// What was wrong with a request, as Netlify would refuse it (asserted empty).
     faults: Vec<String>,
+    /// The deploy the site serves: (id, created, Unix seconds).
+    published: Option<(String, u64)>,
+    /// Auto publishing stopped: a ready deploy is not published.
+    locked: bool,
 }
 
 /// A Netlify API on 127.0.0.1.
@@ -91,6 +98,7 @@ impl FakeNetlify {
                         (p.to_string(), q.to_string())
                     });
                 let hit = Hit {
+                    at: Instant::now(),
                     method: request.method().to_string(),
                     path,
                     query,
@@ -172,9 +180,17 @@ fn answer(state: &Mutex<State>, hit: Hit) -> (u16, Vec<(&'static str, String)>, 
                 .push(format!("a GitHub header went to Netlify: {hit:?}"));
         }
     }
-    if hit.header("authorization") != Some(&format!("Bearer {NETLIFY_TOKEN}")) {
+    if hit.header("accept") != Some("application/json") {
+        s.faults
+            .push(format!("no Accept: application/json: {hit:?}"));
+    }
+    let other = hit.header("authorization") == Some(&format!("Bearer {OTHER_TOKEN}"));
+    if hit.header("authorization") != Some(&format!("Bearer {NETLIFY_TOKEN}")) && !other {
         let body = json!({"code": 401, "message": "Access Denied: Invalid token"});
         return (401, vec![], body.to_string());
+    }
+    if other && hit.path != "/api/v1/user" {
+        return (404, vec![], not_found);
     }
     let builds = format!("/api/v1/sites/{SITE}/builds");
     match (hit.method.as_str(), hit.path.as_str()) {
@@ -187,7 +203,11 @@ fn answer(state: &Mutex<State>, hit: Hit) -> (u16, Vec<(&'static str, String)>, 
             if !s.sees_site {
                 return (404, vec![], not_found);
             }
-            (200, vec![], site_json().to_string())
+            let mut site = site_json();
+            if let Some((id, created)) = &s.published {
+                site["published_deploy"] = json!({"id": id, "created_at": netlify_time(*created)});
+            }
+            (200, vec![], site.to_string())
         }
         ("POST", p) if p.starts_with("/api/v1/sites/") && p.ends_with("/builds") => {
             if !s.build_answers.is_empty() {
@@ -227,14 +247,20 @@ fn answer(state: &Mutex<State>, hit: Hit) -> (u16, Vec<(&'static str, String)>, 
                 return (404, vec![], not_found);
             };
             let created = now_secs() - d.1.elapsed().as_secs();
-            d.4 += 1;
             let age = d.1.elapsed().as_millis() as u64;
+            d.4 += 1;
             let (state, error) = match (&d.2, d.4, age) {
                 (_, 1, _) => ("enqueued", None),
                 (plan, _, age) if age < plan.building_ms => ("building", None),
                 (Plan { error: None, .. }, _, _) => ("ready", None),
                 (Plan { error: Some(e), .. }, _, _) => ("error", Some(*e)),
             };
+            let (id_now, locked) = (d.0.clone(), s.locked);
+            if state == "ready" && !locked && s.published.as_ref().is_none_or(|p| p.0 != id_now) {
+                // Netlify publishes a production deploy as it becomes ready.
+                s.published = Some((id_now, created));
+            }
+            let d = s.deploys.iter().find(|d| d.0 == id).unwrap();
             let mut deploy = site_json();
             let obj = deploy.as_object_mut().unwrap();
             obj.insert("id".into(), json!(id));
@@ -492,10 +518,91 @@ fn a_token_without_the_site_is_said_once_with_the_fix_and_not_sent_again() {
         show(&doctor)
     );
     assert_eq!(fake.builds().len(), 1);
-    // A token that serves no site here is not stored over the one that did.
-    let out = env.dispatch_with_stdin(&["login", "--netlify"], &format!("{NETLIFY_TOKEN}\n"));
+    // The next push (a feature branch, which fires nothing) says it once; the one after
+    // says nothing.
+    env.git_ok(&env.clone, &["checkout", "--quiet", "-b", "feature"]);
+    env.commit(&env.clone, "wip.md", "wip\n", "wip");
+    let said = stderr(&env.push_ok(&["origin", "feature"]));
+    assert_eq!(
+        said.matches("Netlify shows this token no site").count(),
+        1,
+        "{said}"
+    );
+    env.commit(&env.clone, "wip2.md", "wip\n", "wip");
+    let said = stderr(&env.push_ok(&["origin", "feature"]));
+    assert!(
+        !said.contains("Netlify shows this token"),
+        "said twice: {said}"
+    );
+    assert_eq!(fake.builds().len(), 1);
+
+    // Another user's token, which Netlify accepts but which sees no site here, is not
+    // stored over the one that is.
+    let out = env.dispatch_with_stdin(&["login", "--netlify"], &format!("{OTHER_TOKEN}\n"));
     assert_exit(&out, 2, "login --netlify with a token that sees no site");
     assert!(stderr(&out).contains("token not stored"), "{}", show(&out));
+    assert_no_token(&out, OTHER_TOKEN, "login --netlify");
+    let creds = fs::read_to_string(env.credentials_path()).unwrap();
+    assert!(
+        creds.contains(NETLIFY_TOKEN) && !creds.contains(OTHER_TOKEN),
+        "{creds}"
+    );
+}
+
+#[test]
+fn a_build_netlify_did_not_publish_is_not_said_live() {
+    let fake = FakeNetlify::start();
+    {
+        // Auto publishing stopped on yesterday's deploy: it stays what the site serves.
+        let mut s = fake.state.lock().unwrap();
+        s.locked = true;
+        s.published = Some(("5f00aa00bb00cc00dd00ee01".into(), now_secs() - 86_400));
+    }
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let watch = env.dispatch(&["watch"]);
+    assert_exit(&watch, 1, "watch of a build left unpublished");
+    let text = stdout(&watch);
+    assert!(
+        text.contains("not published: the site's auto publishing is stopped"),
+        "{}",
+        show(&watch)
+    );
+    assert!(!text.contains("live at"), "{}", show(&watch));
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "action_required", "{follow:#}");
+    assert!(follow["site_url"].is_null(), "{follow:#}");
+}
+
+#[test]
+fn a_token_refused_while_following_is_read_again_once_then_cannot_follow() {
+    let fake = FakeNetlify::start();
+    fake.state.lock().unwrap().deploy_answers = vec![(401, None), (401, None)];
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "cannot_follow", "{follow:#}");
+    let note = follow["note"].as_str().unwrap();
+    assert!(
+        note.contains("Netlify refused the token (401)") && note.contains("login --netlify"),
+        "{note}"
+    );
+    let reads = fake
+        .hits()
+        .iter()
+        .filter(|h| h.path.starts_with("/api/v1/deploys/"))
+        .count();
+    assert_eq!(reads, 2, "read once more after the first 401, then never");
+    // Not knowing is not a failed build: the build stands, and status says why.
+    let status = env.dispatch(&["status"]);
+    assert_exit(&status, 0, "status after cannot_follow");
+    assert!(
+        stdout(&status).contains("cannot follow"),
+        "{}",
+        show(&status)
+    );
 }
 
 #[test]
@@ -519,6 +626,19 @@ fn netlify_s_429_is_waited_out_and_the_site_is_built_once() {
     let follow = wait_outcome(&env);
     assert_eq!(follow["outcome"], "success", "{follow:#}");
     assert_eq!(fake.deploys_made(), 1, "{:#?}", fake.builds());
+    // The deploy read answered 429 with Retry-After: 1 is read again only a second on.
+    let reads: Vec<Instant> = fake
+        .hits()
+        .iter()
+        .filter(|h| h.path.starts_with("/api/v1/deploys/"))
+        .map(|h| h.at)
+        .collect();
+    assert!(reads.len() >= 2, "{reads:?}");
+    let waited = reads[1] - reads[0];
+    assert!(
+        waited >= Duration::from_millis(950),
+        "read again after {waited:?}"
+    );
     let retried = fake.builds().len();
     assert!(retried >= 3, "{retried}");
     std::thread::sleep(Duration::from_millis(500));
@@ -621,4 +741,22 @@ fn watch_on_an_80_column_terminal_shows_the_live_site_and_the_deploy_s_log_whole
             .all(|r| r.chars().count() <= 80 && !r.contains('…')),
         "{screen}"
     );
+}
+
+#[test]
+fn a_netlify_only_clone_is_followed_whatever_dispatch_api_url_says() {
+    let fake = FakeNetlify::start();
+    let env = with_site(&fake);
+    // GitHub's API URL is unusable here, and nothing of GitHub's is asked for.
+    env.git_ok(
+        &env.clone,
+        &["config", "dispatch.apiUrl", "http://ghe.example.com"],
+    );
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+    let doctor = env.dispatch(&["doctor"]);
+    assert_exit(&doctor, 0, "doctor of a Netlify-only clone");
+    assert!(!combined(&doctor).contains("apiUrl"), "{}", show(&doctor));
 }
