@@ -428,3 +428,112 @@ fn the_homebrew_formula_names_the_archives_as_released_with_their_sha256() {
         .unwrap();
     assert!(!all.status.success(), "{}", show(&all));
 }
+
+/// The aarch64 Linux archive, cross-built by `.ci/run` on an x86_64 Linux machine
+/// (gcc-aarch64-linux-gnu), and qemu-aarch64 to run it; `None` where this machine cannot
+/// (the reason said; under CI on x86_64 Linux that fails).
+fn aarch64_release() -> Option<(PathBuf, String)> {
+    let x86_linux = cfg!(all(target_os = "linux", target_arch = "x86_64"));
+    if !x86_linux {
+        // An aarch64 or macOS runner builds its own archive natively, tested above.
+        skip("the aarch64 cross check runs on x86_64 Linux", true);
+        return None;
+    }
+    let archive = "git-dispatch-aarch64-unknown-linux-musl.tar.gz".to_string();
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("target"))
+        .join("release-archive/out");
+    let qemu = Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !dir.join(&archive).is_file() || !qemu {
+        skip(
+            "the aarch64 archive check: .ci/run cross-builds it (gcc-aarch64-linux-gnu, \
+             `rustup target add aarch64-unknown-linux-musl`) and runs it with qemu-aarch64 \
+             (qemu-user)",
+            false,
+        );
+        return None;
+    }
+    Some((dir, archive))
+}
+
+#[test]
+fn on_an_aarch64_linux_machine_the_installer_takes_the_aarch64_archive_which_dispatches_over_tls() {
+    let Some((dir, archive)) = aarch64_release() else {
+        return;
+    };
+    let mut files: Files = Vec::new();
+    for name in [archive.clone(), format!("{archive}.sha256")] {
+        files.push((name.clone(), fs::read(dir.join(&name)).unwrap()));
+    }
+    files.push((
+        "install.sh".into(),
+        fs::read(repo_dir().join("install.sh")).unwrap(),
+    ));
+    let mirror = Mirror::serve(files);
+    let mut env = TestEnv::new();
+    // A machine whose uname says Linux on aarch64, as a Raspberry Pi or a Graviton's does.
+    let path = new_machine_path(&env, &[checksum_tool()]);
+    let uname = path.join("uname");
+    let _ = fs::remove_file(&uname);
+    write_script(
+        &uname,
+        "case \"$1\" in -m) echo aarch64 ;; *) echo Linux ;; esac\n",
+    );
+    let cwd = env.root.join("somewhere");
+    fs::create_dir_all(&cwd).unwrap();
+    let mut cmd = env.program_cmd(
+        Path::new("/bin/sh"),
+        &cwd,
+        &["-c", &format!("curl -fsSL {}/install.sh | sh", mirror.url)],
+    );
+    cmd.env("PATH", &path)
+        .env("GIT_DISPATCH_DOWNLOAD_URL", &mirror.url)
+        .env_remove("PREFIX");
+    let out = cmd.output().expect("run the installer");
+    assert_exit(&out, 0, "the installer on aarch64");
+    assert!(
+        combined(&out).contains(&format!("checked {archive} against its .sha256")),
+        "{}",
+        show(&out)
+    );
+    // The binary installed is an aarch64 ELF (e_machine 183), and it runs.
+    let bin = installed_bin(&env);
+    let elf = fs::read(&bin).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 183, "not aarch64");
+    let version = Command::new("qemu-aarch64")
+        .arg(&bin)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("git-dispatch {}", env!("CARGO_PKG_VERSION")),
+        "{}",
+        show(&version)
+    );
+
+    // Its TLS (ring's aarch64 code) and its request, end to end: `send` over https to the
+    // fake GitHub behind a TLS front, trusting the test CA.
+    let fake = FakeGitHub::start();
+    let front = crate::tls::TlsFront::start(&fake);
+    env.set_token(Some(TOKEN));
+    env.set_api_url(Some(&front.url()));
+    env.set_var("SSL_CERT_FILE", crate::tls::fixture("ca.pem"));
+    env.dispatch_ok(&["add", "owner/site"]);
+    let sha = env.rev(&env.clone, "refs/remotes/origin/main");
+    let mut send = env.program_cmd(
+        Path::new("qemu-aarch64"),
+        &env.clone,
+        &[bin.to_str().unwrap(), "send"],
+    );
+    let out = send.output().expect("qemu-aarch64 git-dispatch send");
+    assert_exit(&out, 0, "send by the aarch64 binary");
+    let got = fake.dispatches();
+    assert_eq!(got.len(), 1, "{}", fake.describe());
+    assert_eq!(got[0].body["client_payload"]["sha"], sha.as_str());
+}

@@ -15,21 +15,21 @@ use crate::support::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/tls")
         .join(name)
 }
 
 /// TLS in front of the fake: `https://127.0.0.1:PORT`, a certificate from the test CA.
-struct TlsFront {
+pub(crate) struct TlsFront {
     port: u16,
     /// Connections whose handshake failed (the client refused our certificate).
     refused: Arc<AtomicUsize>,
 }
 
 impl TlsFront {
-    fn start(fake: &FakeGitHub) -> TlsFront {
+    pub(crate) fn start(fake: &FakeGitHub) -> TlsFront {
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(fixture("leaf.pem"))
                 .expect("leaf.pem")
@@ -62,7 +62,7 @@ impl TlsFront {
         TlsFront { port, refused }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
     }
 }
