@@ -463,3 +463,44 @@ fn each_host_s_documented_answer_is_a_delivery_and_each_gets_a_bare_post() {
         scan_for_token(&env, secret);
     }
 }
+
+#[test]
+fn a_dry_run_a_rejected_push_and_a_deletion_fire_no_hook() {
+    let host = FakeHost::start(vec![]);
+    let (env, _) = with_hook(&host);
+    // `git push --dry-run` lands nothing.
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["--dry-run", "origin", "main"]);
+    // Another clone pushed first: this push is rejected (not a fast-forward).
+    let other = env.root.join("other");
+    env.git_ok(
+        &env.root,
+        &[
+            "clone",
+            "-q",
+            env.remote.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    env.git_ok(&other, &["config", "user.name", "Other"]);
+    env.git_ok(&other, &["config", "user.email", "other@example.com"]);
+    env.commit(&other, "b.md", "b\n", "b");
+    env.git_ok(&other, &["push", "-q", "origin", "main"]);
+    let rejected = env.git(&env.clone, &["push", "origin", "main"]);
+    assert!(!rejected.status.success(), "{}", show(&rejected));
+    // A branch of main's name deleted on the remote.
+    env.git_ok(
+        &env.clone,
+        &["push", "-q", "origin", "HEAD:refs/heads/gone"],
+    );
+    env.git_ok(
+        &env.clone,
+        &["config", "--add", "dispatch.site.branch", "gone"],
+    );
+    env.git_ok(&env.clone, &["push", "-q", "origin", "--delete", "gone"]);
+    // Whatever the waiter would have done, it has done by now.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(host.hits().is_empty(), "{:#?}", host.hits());
+    let status = env.status_json();
+    assert!(recent(&status).is_empty(), "{status:#}");
+}
