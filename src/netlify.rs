@@ -16,10 +16,9 @@ use crate::token::Token;
 
 /// Netlify's API, unless `GIT_DISPATCH_NETLIFY_API_URL` names another (a test's fake).
 pub const DEFAULT_API_URL: &str = "https://api.netlify.com";
-/// Where a writer makes a personal access token.
-pub const TOKEN_PAGE: &str =
-    "https://app.netlify.com/user/applications#personal-access-tokens (User settings > \
-     Applications > Personal access tokens)";
+/// Where a writer makes a personal access token (User settings > Applications > Personal
+/// access tokens).
+pub const TOKEN_PAGE: &str = "https://app.netlify.com/user/applications#personal-access-tokens";
 /// Where a site's API id is shown.
 pub const SITE_ID_PLACE: &str = "Site configuration > General > Site details > Site ID";
 /// How much of an answer is read: a deploy is a few KB.

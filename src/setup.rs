@@ -1,5 +1,6 @@
 //! The guided first setup: on a terminal, `git dispatch install` in a clone with no target
-//! asks for the site and a token, checks them, and ends with doctor's findings; off a
+//! asks for the site (a GitHub repository, a Netlify site, or another host's deploy hook)
+//! and a token, checks them, and ends with doctor's findings; off a
 //! terminal it prints the commands that finish the job. Everyone gets this first minute:
 //! `install.sh`, Homebrew and `cargo install` users alike.
 //!
@@ -71,12 +72,20 @@ pub fn guided(clone: &Path) -> Result<Code> {
         ));
         Ok(Code::Report)
     };
-    let Some(mut site) =
-        ask_site("which repository builds your site? (owner/repo, the site to rebuild): ")?
+    say::line("built by Netlify? answer netlify; by Vercel, Cloudflare or Render? answer hook");
+    let Some(mut site) = ask_site(
+        "which repository builds your site? (owner/repo, the site to rebuild): ",
+        true,
+    )?
     else {
         say::line(&finish_words(clone));
         return Ok(Code::Report);
     };
+    match site.as_str() {
+        NETLIFY => return netlify(clone, &run),
+        HOOK => return hook(clone, &run),
+        _ => {}
+    }
     for attempt in 1..=TRIES {
         // After `--`: a site is never taken for an option.
         if !run(&["add", "--", &site])? {
@@ -97,9 +106,12 @@ pub fn guided(clone: &Path) -> Result<Code> {
         }
         // login said why just above: a name GitHub shows the token nothing for (a typo is
         // the likelier cause), or a token it refused.
-        let Some(again) = ask_site(&format!(
-            "if {site} is mistyped, type the right name; else press Enter to finish later: "
-        ))?
+        let Some(again) = ask_site(
+            &format!(
+                "if {site} is mistyped, type the right name; else press Enter to finish later: "
+            ),
+            false,
+        )?
         else {
             return unfinished("no token stored");
         };
@@ -113,14 +125,95 @@ pub fn guided(clone: &Path) -> Result<Code> {
     Ok(Code::Ok)
 }
 
-/// Asks `question` until the answer is `owner/repo` (a few times); `None` for an empty
-/// answer. What was typed is not repeated: a token pasted at the wrong prompt stays off
+/// The answers that choose a site built elsewhere.
+const NETLIFY: &str = "netlify";
+const HOOK: &str = "hook";
+
+/// A Netlify site: its API id (not a secret, so asked in the open), `login --netlify`
+/// (the token hidden), `add --netlify`, then doctor.
+fn netlify(clone: &Path, run: &dyn Fn(&[&str]) -> Result<bool>) -> Result<Code> {
+    let finish = |what: &str| {
+        say::line(&format!(
+            "{what}; finish with: cd {} && git dispatch add --netlify SITE_ID && git dispatch \
+             login --netlify",
+            here(clone)
+        ));
+        Ok(Code::Report)
+    };
+    let mut id = None;
+    for _ in 0..TRIES {
+        let answer = ask(&format!(
+            "the site's API ID ({}): ",
+            crate::netlify::SITE_ID_PLACE
+        ))?;
+        if answer.is_empty() {
+            break;
+        }
+        match crate::netlify::validate_site(&answer) {
+            Ok(()) => {
+                id = Some(answer);
+                break;
+            }
+            Err(err) => say::line(&format!("{err:#}; again, or Enter to stop")),
+        }
+    }
+    let Some(id) = id else {
+        return finish("no site added");
+    };
+    // The token first: `add` then finds it stored and has nothing to add; doctor checks
+    // that it sees the site.
+    say::line(&format!(
+        "now a Netlify personal access token, made at {}",
+        crate::netlify::TOKEN_PAGE
+    ));
+    say::line(
+        "  (User settings > Applications > Personal access tokens; it acts as your Netlify \
+         user, so it is kept 0600 and sent only to Netlify's API)",
+    );
+    if !run(&["login", "--netlify"])? {
+        return finish("no Netlify token stored");
+    }
+    if !run(&["add", "--netlify", &id])? {
+        return finish("no site added");
+    }
+    say::line("checking the setup (`git dispatch doctor`):");
+    run(&["doctor"])?;
+    Ok(Code::Ok)
+}
+
+/// Another host's deploy hook: where each host shows it, then `add --hook site` (the URL
+/// pasted hidden: it is a secret), then doctor.
+fn hook(clone: &Path, run: &dyn Fn(&[&str]) -> Result<bool>) -> Result<Code> {
+    use crate::deploy_hook::Host;
+    say::line("the site's deploy hook URL, from the host's settings:");
+    for host in [Host::Vercel, Host::Cloudflare, Host::Render, Host::Netlify] {
+        say::line(&format!("  {}", host.where_made()));
+    }
+    if !run(&["add", "--hook", "site"])? {
+        say::line(&format!(
+            "no hook added; finish with: cd {} && git dispatch add --hook site (the URL on \
+             standard input)",
+            here(clone)
+        ));
+        return Ok(Code::Report);
+    }
+    say::line("checking the setup (`git dispatch doctor`):");
+    run(&["doctor"])?;
+    Ok(Code::Ok)
+}
+
+/// Asks `question` until the answer is `owner/repo`, or where `elsewhere`, `netlify` or
+/// `hook` (a few times); `None` for an empty answer. What was typed is not repeated: a token pasted at the wrong prompt stays off
 /// the screen, and out of every command line.
-fn ask_site(question: &str) -> Result<Option<String>> {
+fn ask_site(question: &str, elsewhere: bool) -> Result<Option<String>> {
     for _ in 0..TRIES {
         let answer = ask(question)?;
         if answer.is_empty() {
             return Ok(None);
+        }
+        let word = answer.to_ascii_lowercase();
+        if elsewhere && [NETLIFY, HOOK].contains(&word.as_str()) {
+            return Ok(Some(word));
         }
         if crate::config::validate_repository(&answer).is_ok() {
             return Ok(Some(answer));

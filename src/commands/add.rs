@@ -102,8 +102,8 @@ fn add_netlify(repo: &Repo, site: &str, args: &AddArgs) -> Result<Code> {
     let api = crate::netlify::api(crate::config::DEFAULT_TIMEOUT)?;
     if let Ok(None) = crate::token::stored(&crate::netlify::token_key(&api)) {
         say::line(&format!(
-            "next: a Netlify personal access token ({}), given to `git dispatch login \
-             --netlify` on standard input",
+            "next: a Netlify personal access token, made at {}, for `git dispatch login \
+             --netlify`",
             crate::netlify::TOKEN_PAGE
         ));
     }

@@ -434,7 +434,7 @@ fn open_pty() -> (File, File) {
 }
 
 /// A program running on a pseudo-terminal, with everything it displayed.
-struct Terminal {
+pub(crate) struct Terminal {
     child: std::process::Child,
     master: File,
     shown: Arc<Mutex<Vec<u8>>>,
@@ -444,7 +444,7 @@ struct Terminal {
 
 impl Terminal {
     /// Start `cmd` with a new session whose controlling terminal is a fresh pty.
-    fn spawn(mut cmd: Command) -> Terminal {
+    pub(crate) fn spawn(mut cmd: Command) -> Terminal {
         let what = describe(&cmd);
         let (master, slave) = open_pty();
         cmd.stdin(Stdio::from(slave.try_clone().expect("dup the pty")))
@@ -493,7 +493,7 @@ impl Terminal {
         }
     }
 
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         String::from_utf8_lossy(&self.shown.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
     }
 
@@ -527,14 +527,14 @@ impl Terminal {
         }
     }
 
-    fn wait_for_text(&mut self, text: &str) {
+    pub(crate) fn wait_for_text(&mut self, text: &str) {
         self.wait_until(&format!("{text:?} on the terminal"), |t| {
             t.shown().contains(text)
         });
     }
 
     /// Type a line.
-    fn type_line(&mut self, line: &str) {
+    pub(crate) fn type_line(&mut self, line: &str) {
         self.master
             .write_all(format!("{line}\n").as_bytes())
             .expect("write to the pty");
@@ -542,7 +542,7 @@ impl Terminal {
 
     /// Wait for the program to exit and for its last output; its status and the
     /// terminal's whole display.
-    fn finish(mut self) -> (ExitStatus, String) {
+    pub(crate) fn finish(mut self) -> (ExitStatus, String) {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for install.sh") {
@@ -565,7 +565,7 @@ impl Terminal {
     }
 }
 
-const REPO_PROMPT: &str = "(owner/repo, the site to rebuild): ";
+pub(crate) const REPO_PROMPT: &str = "(owner/repo, the site to rebuild): ";
 const TOKEN_PROMPT: &str = "git-dispatch: paste the token (input hidden): ";
 
 const RETRY_PROMPT: &str = "is mistyped, type the right name; else press Enter to finish later: ";
@@ -583,7 +583,7 @@ fn guided(s: &Setup, repository: &str, token: Option<&str>) -> (ExitStatus, Stri
 }
 
 /// Types `token` at the `nth` token prompt, once it has switched echo off.
-fn type_token(term: &mut Terminal, token: &str, nth: usize) {
+pub(crate) fn type_token(term: &mut Terminal, token: &str, nth: usize) {
     term.wait_until("the token prompt", |t| {
         t.shown().matches(TOKEN_PROMPT).count() >= nth
     });

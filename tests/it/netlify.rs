@@ -760,3 +760,71 @@ fn a_netlify_only_clone_is_followed_whatever_dispatch_api_url_says() {
     assert_exit(&doctor, 0, "doctor of a Netlify-only clone");
     assert!(!combined(&doctor).contains("apiUrl"), "{}", show(&doctor));
 }
+
+#[test]
+fn the_guided_setup_takes_a_netlify_site_and_its_token_and_ends_with_doctor() {
+    use crate::install_sh::{type_token, Terminal, REPO_PROMPT};
+    let fake = FakeNetlify::start();
+    let mut env = TestEnv::new();
+    env.set_var("GIT_DISPATCH_NETLIFY_API_URL", &fake.url);
+    // In a clone with no target, on a terminal: the guided setup.
+    let mut term = Terminal::spawn(env.dispatch_cmd(&["install"]));
+    term.wait_for_text(REPO_PROMPT);
+    term.type_line("Netlify");
+    term.wait_for_text(
+        "the site's API ID (Site configuration > General > Site details > Site ID): ",
+    );
+    term.type_line(SITE);
+    type_token(&mut term, NETLIFY_TOKEN, 1);
+    let (status, shown) = term.finish();
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(
+        find_secret(shown.as_bytes(), NETLIFY_TOKEN).is_none(),
+        "{shown}"
+    );
+    for said in [
+        "built by Netlify? answer netlify",
+        "now a Netlify personal access token, made at https://app.netlify.com/user/applications",
+        "Netlify token for 127.0.0.1",
+        &format!("added target netlify -> netlify site {SITE}"),
+        "checking the setup (`git dispatch doctor`):",
+        &format!("ok   netlify: the Netlify token can see site {SITE}"),
+    ] {
+        assert!(shown.contains(said), "{said}\n--- terminal ---\n{shown}");
+    }
+    assert_eq!(
+        env.git_stdout(&env.clone, &["config", "dispatch.netlify.netlify"]),
+        SITE
+    );
+    let creds = fs::read_to_string(env.credentials_path()).unwrap();
+    assert!(creds.contains(NETLIFY_TOKEN), "{creds}");
+    env.remove_var("GIT_DISPATCH_NETLIFY_API_URL");
+    assert!(fake.builds().is_empty(), "the setup started a build");
+}
+
+#[test]
+fn the_guided_setup_takes_a_deploy_hook_hidden() {
+    use crate::install_sh::{Terminal, REPO_PROMPT};
+    let env = TestEnv::new();
+    let secret = "a1b2c3d4e5f6SECRETHOOK";
+    let mut term = Terminal::spawn(env.dispatch_cmd(&["install"]));
+    term.wait_for_text(REPO_PROMPT);
+    term.type_line("hook");
+    term.wait_for_text("git-dispatch: paste the site hook URL (input hidden): ");
+    term.type_line(&format!(
+        "https://api.vercel.com/v1/integrations/deploy/prj_1/{secret}"
+    ));
+    let (status, shown) = term.finish();
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(!shown.contains(secret), "the hook URL was shown:\n{shown}");
+    for said in [
+        "Vercel: the project's Settings > Git > Deploy Hooks",
+        "added target site -> vercel hook https://api.vercel.com/v1/",
+        "ok   site: vercel hook",
+    ] {
+        assert!(shown.contains(said), "{said}\n--- terminal ---\n{shown}");
+    }
+    assert!(env
+        .git_stdout(&env.clone, &["config", "dispatch.site.hook"])
+        .starts_with("vercel:"));
+}
