@@ -153,6 +153,44 @@ impl Hook {
     }
 }
 
+/// Whether the hook's host (or the proxy it goes through) takes a connection, for
+/// `doctor`: a TCP connect and nothing sent, since any request to a hook may start a build
+/// (Render's takes a GET). The address said, or why not, in words.
+pub fn reachable(url: &str, timeout: u64) -> Result<String, String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let (via, target) = match crate::proxy::route(url) {
+        crate::proxy::Route::Proxy(proxy, var) => (format!(" through the proxy (${var})"), proxy),
+        crate::proxy::Route::Direct(_) => (String::new(), url.to_string()),
+    };
+    let (scheme, rest) = target.split_once("://").unwrap_or(("http", &target));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let port_given = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && !authority.ends_with(']');
+    let address = if port_given {
+        authority.to_string()
+    } else {
+        let port = if scheme == "https" { 443 } else { 80 };
+        format!("{authority}:{port}")
+    };
+    let shown = crate::redact::url(&address);
+    let addrs: Vec<_> = address
+        .to_socket_addrs()
+        .map_err(|e| format!("{shown}{via} cannot be resolved: {e}"))?
+        .collect();
+    let limit = std::time::Duration::from_secs(timeout.max(1));
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, limit) {
+            Ok(_) => return Ok(format!("{shown}{via}")),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("{shown}{via} does not answer: {last}"))
+}
+
 /// Forgets a hook's stored URL (its target was removed); whether one was stored.
 pub fn forget(hook: &Hook) -> Result<bool> {
     crate::token::forget(&key(&hook.id))

@@ -85,7 +85,7 @@ pub fn run() -> Result<Code> {
     }
     // Deploy hooks need nothing of GitHub's API, not even a valid dispatch.apiUrl.
     for target in config.targets.iter().filter(|t| t.hook.is_some()) {
-        check_hook_target(target, &mut report);
+        check_hook_target(target, config.settings.timeout.value, &mut report);
     }
     for target in config.targets.iter().filter(|t| t.netlify.is_some()) {
         check_netlify_target(&config, target, &mut report);
@@ -220,19 +220,27 @@ fn check_lfs(repo: &Repo, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// A deploy hook target: asking the hook would start a build, so only that its URL is
-/// stored here is checked.
-fn check_hook_target(target: &Target, report: &mut Report) {
+/// A deploy hook target: its URL is stored here, and its host takes a connection. No
+/// request is sent: any request to a hook may start a build.
+fn check_hook_target(target: &Target, timeout: u64, report: &mut Report) {
     let name = &target.name;
     let Some(hook) = &target.hook else {
         return;
     };
-    match hook.url() {
-        Ok(_) => report.ok(format!(
-            "{name}: {} is stored (a build starts only on a push; no request made)",
+    let url = match hook.url() {
+        Ok(url) => url,
+        Err(err) => return report.fail(format!("{name}: {err:#}")),
+    };
+    match crate::deploy_hook::reachable(&url, timeout) {
+        Ok(at) => report.ok(format!(
+            "{name}: {} is stored, and {at} answers (nothing sent: a build starts only on a \
+             push)",
             hook.shown()
         )),
-        Err(err) => report.fail(format!("{name}: {err:#}")),
+        Err(why) => report.fail(format!(
+            "{name}: {} is stored, but {why}; a push's build is kept and sent again later",
+            hook.shown()
+        )),
     }
 }
 

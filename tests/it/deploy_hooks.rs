@@ -504,3 +504,73 @@ fn a_dry_run_a_rejected_push_and_a_deletion_fire_no_hook() {
     let status = env.status_json();
     assert!(recent(&status).is_empty(), "{status:#}");
 }
+
+#[test]
+fn doctor_says_when_a_hooks_host_does_not_answer_and_sends_it_nothing() {
+    let host = FakeHost::start(vec![]);
+    let (env, _) = with_hook(&host);
+    let out = env.dispatch(&["doctor"]);
+    assert_exit(&out, 0, "doctor with the hook's host up");
+    assert!(
+        stdout(&out).contains(&format!(
+            "{} answers (nothing sent",
+            host.url.trim_start_matches("http://")
+        )),
+        "{}",
+        show(&out)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(host.hits().is_empty(), "doctor sent the hook a request");
+
+    // A hook on a port nothing listens on: said, with what becomes of a push's build.
+    let down = TestEnv::new();
+    down.install();
+    let url = format!("{}/build_hooks/{SECRET}", closed_port_url());
+    let add = down.dispatch_with_stdin(&["add", "--hook", "site"], &format!("{url}\n"));
+    assert_exit(&add, 0, "add --hook");
+    let out = down.dispatch(&["doctor"]);
+    assert_exit(&out, 1, "doctor with the hook's host down");
+    let text = combined(&out);
+    assert!(
+        text.contains("FAIL site: netlify hook") && text.contains("does not answer"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+}
+
+#[test]
+fn a_hooks_branches_and_path_filter_decide_as_for_any_target() {
+    let host = FakeHost::start(vec![]);
+    let env = TestEnv::new();
+    env.install();
+    let url = format!("{}/build_hooks/{SECRET}", host.url);
+    let out = env.dispatch_with_stdin(
+        &[
+            "add",
+            "--hook",
+            "site",
+            "--branch",
+            "publish",
+            "--paths",
+            "content/**",
+        ],
+        &format!("{url}\n"),
+    );
+    assert_exit(&out, 0, "add --hook with a branch and a path filter");
+    // main is not its branch; on publish, a change outside content/ fires nothing.
+    env.commit(&env.clone, "content/a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    env.git_ok(&env.clone, &["checkout", "-q", "-b", "publish"]);
+    env.push_ok(&["origin", "publish"]);
+    env.commit(&env.clone, "README.md", "r\n", "readme");
+    env.push_ok(&["origin", "publish"]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(host.hits().is_empty(), "{:#?}", host.hits());
+    // A change under content/ on publish fires it, once.
+    let sha = env.commit(&env.clone, "content/b.md", "b\n", "b");
+    env.push_ok(&["origin", "publish"]);
+    let hits = host.wait_hits(1);
+    assert!(hits[0].query.contains(&sha[..7]), "{hits:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(host.hits().len(), 1);
+}
