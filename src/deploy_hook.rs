@@ -155,40 +155,80 @@ impl Hook {
 
 /// Whether the hook's host (or the proxy it goes through) takes a connection, for
 /// `doctor`: a TCP connect and nothing sent, since any request to a hook may start a build
-/// (Render's takes a GET). The address said, or why not, in words.
+/// (Render's takes a GET). The address said, or why not, in words; a proxy's value is
+/// never said (it may carry a password), only the variable it came from.
 pub fn reachable(url: &str, timeout: u64) -> Result<String, String> {
+    let (address, shown) = match crate::proxy::route(url) {
+        crate::proxy::Route::Proxy(proxy, var) => {
+            // Read as the request reads it (minreq's `Proxy::new`): a value it refuses
+            // fails every push, whatever answers at its address.
+            if minreq::Proxy::new(&proxy).is_err() {
+                return Err(format!(
+                    "the proxy in ${var} is not one the request can use \
+                     ([http://][user[:password]@]host[:port])"
+                ));
+            }
+            (proxy_address(&proxy), format!("the proxy (${var})"))
+        }
+        crate::proxy::Route::Direct(_) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            let has_port = match host.rsplit_once(':') {
+                Some((before, port)) => {
+                    !port.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit())
+                        && (!before.contains(':') || before.ends_with(']'))
+                }
+                None => false,
+            };
+            let address = if has_port {
+                host.to_string()
+            } else {
+                format!("{host}:{}", if scheme == "http" { 80 } else { 443 })
+            };
+            (address.clone(), address)
+        }
+    };
+    connect(&address, timeout)
+        .map(|()| shown.clone())
+        .map_err(|why| format!("{shown} {why}"))
+}
+
+/// `host:port` of a proxy as minreq reads it: `[http://][user[:password]@]host[:port]`,
+/// port 1080 when none is given.
+fn proxy_address(proxy: &str) -> String {
+    let authority = proxy.split_once("://").map_or(proxy, |(_, a)| a);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host.split_once(':') {
+        Some(_) => host.to_string(),
+        None => format!("{host}:1080"),
+    }
+}
+
+/// A TCP connection to `address` within `timeout` seconds in all (each address tried in
+/// turn); why not, in words.
+fn connect(address: &str, timeout: u64) -> Result<(), String> {
     use std::net::{TcpStream, ToSocketAddrs};
-    let (via, target) = match crate::proxy::route(url) {
-        crate::proxy::Route::Proxy(proxy, var) => (format!(" through the proxy (${var})"), proxy),
-        crate::proxy::Route::Direct(_) => (String::new(), url.to_string()),
-    };
-    let (scheme, rest) = target.split_once("://").unwrap_or(("http", &target));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let port_given = authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && !authority.ends_with(']');
-    let address = if port_given {
-        authority.to_string()
-    } else {
-        let port = if scheme == "https" { 443 } else { 80 };
-        format!("{authority}:{port}")
-    };
-    let shown = crate::redact::url(&address);
+    use std::time::{Duration, Instant};
+    let bound = Duration::from_secs(timeout.max(1));
+    let start = Instant::now();
     let addrs: Vec<_> = address
         .to_socket_addrs()
-        .map_err(|e| format!("{shown}{via} cannot be resolved: {e}"))?
+        .map_err(|e| format!("cannot be resolved: {e}"))?
         .collect();
-    let limit = std::time::Duration::from_secs(timeout.max(1));
     let mut last = String::from("no address");
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, limit) {
-            Ok(_) => return Ok(format!("{shown}{via}")),
+        let left = bound.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(_) => return Ok(()),
             Err(e) => last = e.to_string(),
         }
     }
-    Err(format!("{shown}{via} does not answer: {last}"))
+    Err(format!("does not answer: {last}"))
 }
 
 /// Forgets a hook's stored URL (its target was removed); whether one was stored.
@@ -421,6 +461,16 @@ mod tests {
         assert_eq!(hook.to_config(), "netlify:0123456789abcdef");
         assert!(Hook::parse("netlify:xyz").is_err());
         assert!(Hook::parse("ftp:0123456789abcdef").is_err());
+    }
+
+    #[test]
+    fn a_proxy_is_reached_where_the_request_would_reach_it() {
+        assert_eq!(proxy_address("http://proxy.corp:3128"), "proxy.corp:3128");
+        assert_eq!(proxy_address("proxy.corp"), "proxy.corp:1080");
+        assert_eq!(
+            proxy_address("http://u:p/w@proxy.corp:8080"),
+            "proxy.corp:8080"
+        );
     }
 
     #[test]

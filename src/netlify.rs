@@ -255,6 +255,8 @@ pub struct Deploy {
     pub admin_url: Option<String>,
     /// Once `ready`: whether the site serves it (from the site's `published_deploy`).
     pub published: Option<Published>,
+    /// When Netlify published it (`published_at`), if it has.
+    pub published_at: Option<GitHubSecs>,
     /// When Netlify created it, on Netlify's clock.
     pub created_at: Option<GitHubSecs>,
     /// Netlify's last change to it.
@@ -284,6 +286,7 @@ impl Deploy {
             ssl_url: None,
             admin_url: None,
             published: None,
+            published_at: None,
             created_at: None,
             updated_at: None,
         }
@@ -312,6 +315,7 @@ impl Deploy {
                 .filter(|u| crate::config::validate_site_url(u).is_ok()),
             admin_url: s("admin_url").and_then(crate::follow::record::web_url),
             published: None,
+            published_at: time("published_at"),
             created_at: time("created_at"),
             updated_at: time("updated_at"),
         })
@@ -333,22 +337,31 @@ impl Deploy {
         matches!(self.stage(), Stage::Ready) && self.published.is_none()
     }
 
-    /// Decides `published` from the site (getSite's `published_deploy`, `{id, created_at}`).
+    /// Decides `published` from the site (getSite's `published_deploy`: `id`, `created_at`,
+    /// `locked`); left undecided while Netlify may still be publishing it.
     pub fn check_published(&mut self, site: &Value) {
-        let published = site.get("published_deploy");
-        let id = published.and_then(|p| p.get("id")).and_then(Value::as_str);
+        let Some(published) = site.get("published_deploy").filter(|p| p.is_object()) else {
+            // No published deploy named at all: Netlify's own `ready` is all there is.
+            self.published = Some(Published::Live);
+            return;
+        };
+        let id = published.get("id").and_then(Value::as_str);
+        let locked = published.get("locked").and_then(Value::as_bool) == Some(true);
         let created = published
-            .and_then(|p| p.get("created_at"))
+            .get("created_at")
             .and_then(Value::as_str)
             .and_then(crate::timestamp::parse_iso)
             .map(GitHubSecs);
-        self.published = Some(match (id, created, self.created_at) {
-            (Some(id), _, _) if id == self.id => Published::Live,
-            (Some(_), Some(theirs), Some(ours)) if theirs > ours => Published::Newer,
-            (Some(_), _, _) => Published::Held,
-            // No published deploy named: Netlify's own `ready` is all there is.
-            (None, _, _) => Published::Live,
-        });
+        self.published = match (id, created, self.created_at) {
+            (Some(id), _, _) if id == self.id => Some(Published::Live),
+            // Published once, and another since.
+            _ if self.published_at.is_some() => Some(Published::Newer),
+            (_, Some(theirs), Some(ours)) if theirs > ours => Some(Published::Newer),
+            // "Stop auto publishing" locks the deploy the site serves.
+            _ if locked => Some(Published::Held),
+            // Netlify publishes a moment after `ready`: asked again.
+            _ => None,
+        };
     }
 
     /// The outcome, once it has ended: `success` (live), `superseded` (built, a newer
@@ -430,6 +443,7 @@ impl Deploy {
             "error_message": self.error_message, "ssl_url": self.ssl_url,
             "admin_url": self.admin_url,
             "published": self.published.map(Published::as_str),
+            "published_at": self.published_at.map(|t| t.0),
             "created_at": self.created_at.map(|t| t.0),
             "updated_at": self.updated_at.map(|t| t.0),
         })
@@ -448,6 +462,7 @@ impl Deploy {
             ssl_url: s("ssl_url").filter(|u| crate::config::validate_site_url(u).is_ok()),
             admin_url: s("admin_url").and_then(|u| crate::follow::record::web_url(&u)),
             published: s("published").as_deref().and_then(Published::parse),
+            published_at: n("published_at"),
             created_at: n("created_at"),
             updated_at: n("updated_at"),
         })
@@ -533,8 +548,14 @@ mod tests {
         ready.check_published(&site("d1", "2026-12-07T18:00:00.000Z"));
         assert_eq!(ready.words(now), "built in 48s");
         assert_eq!(ready.outcome(), Some(Outcome::Concluded("success")));
+        // Another, older deploy still served: publishing may lag, so undecided, unless the
+        // site's publishing is locked.
         let mut held = read("ready", None);
         held.check_published(&site("d0", "2026-12-06T10:00:00.000Z"));
+        assert_eq!((held.published, held.outcome()), (None, None));
+        let mut locked = site("d0", "2026-12-06T10:00:00.000Z");
+        locked["published_deploy"]["locked"] = json!(true);
+        held.check_published(&locked);
         assert_eq!(held.outcome(), Some(Outcome::Concluded("action_required")));
         assert!(
             held.words(now).contains("not published"),

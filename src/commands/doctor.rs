@@ -233,8 +233,8 @@ fn check_hook_target(target: &Target, timeout: u64, report: &mut Report) {
     };
     match crate::deploy_hook::reachable(&url, timeout) {
         Ok(at) => report.ok(format!(
-            "{name}: {} is stored, and {at} answers (nothing sent: a build starts only on a \
-             push)",
+            "{name}: {} is stored, and {at} takes a connection (nothing sent: a build starts \
+             only on a push)",
             hook.shown()
         )),
         Err(why) => report.fail(format!(

@@ -232,10 +232,11 @@ fn entry_words(e: &Entry, now: u64) -> String {
 
 /// A followed delivery in a few words: each run's state, without URLs.
 fn brief(f: &Follow) -> String {
-    if f.deploy.is_some() {
-        // Its words without the deploy's page.
-        let words = f.words();
-        return words.split("  ").next().unwrap_or_default().to_string();
+    if let Some(deploy) = &f.deploy {
+        return match f.outcome {
+            Some(Outcome::CannotFollow) => "cannot follow".to_string(),
+            _ => deploy.words(f.github_now),
+        };
     }
     if f.runs.is_empty() {
         return f.words();

@@ -96,19 +96,38 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
             follow.note = None;
             if now.needs_publish_check() {
                 // `ready` is built; live only if the site serves it (auto publishing may
-                // be stopped, or a newer deploy published). Not known yet: asked again.
+                // be stopped, or a newer deploy published).
                 let site = crate::netlify::get_site(&api, &deploy.site, &token);
-                match site.as_ref().map(|a| a.status) {
+                let status = site.as_ref().map(|a| a.status);
+                match status {
                     Ok(200) => {
                         let body = site.as_ref().map(|a| a.body.as_str()).unwrap_or("");
-                        match serde_json::from_str::<Value>(body) {
-                            Ok(v) => now.check_published(&v),
-                            Err(_) => return poll_ms,
+                        if let Ok(v) = serde_json::from_str::<Value>(body) {
+                            now.check_published(&v);
                         }
                     }
-                    // The token may read deploys but not the site: Netlify's `ready` stands.
-                    Ok(401 | 403 | 404) => now.published = Some(crate::netlify::Published::Live),
-                    _ => return poll_ms,
+                    // The token reads the deploy but may not read the site: Netlify's
+                    // `ready` stands.
+                    Ok(403 | 404) => now.published = Some(crate::netlify::Published::Live),
+                    Ok(429) => {
+                        let answer = site.as_ref().ok();
+                        let wait = answer
+                            .map_or(60, |a| crate::netlify::pause(a, crate::store::now()))
+                            .clamp(1, 3600);
+                        session.paused = Some(Instant::now() + Duration::from_secs(wait));
+                        follow.deploy = Some(now);
+                        return wait * 1000;
+                    }
+                    Ok(401) => {
+                        follow.deploy = Some(now);
+                        return refused(session, follow, poll_ms);
+                    }
+                    // A 5xx or the network: asked again, the deploy's state kept.
+                    _ => {}
+                }
+                if now.published.is_none() {
+                    follow.deploy = Some(now);
+                    return poll_ms;
                 }
             }
             if let Some(outcome) = now.outcome() {
@@ -121,21 +140,7 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
             follow.deploy = Some(now);
             poll_ms
         }
-        401 if !session.reread => {
-            // Rotated meanwhile: read once more, then give up.
-            session.reread = true;
-            session.read_token_again();
-            poll_ms
-        }
-        401 => cannot_follow(
-            follow,
-            format!(
-                "cannot follow: Netlify refused the token (401); the build was started; make \
-                 a new personal access token at {} and `git dispatch login --netlify`",
-                crate::netlify::TOKEN_PAGE
-            ),
-            poll_ms,
-        ),
+        401 => refused(session, follow, poll_ms),
         403 | 404 => cannot_follow(
             follow,
             format!(
@@ -153,4 +158,23 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
         // A 5xx, or anything else: asked again a poll later.
         _ => poll_ms,
     }
+}
+
+/// Netlify refused the token (401): read it once more (it may have been rotated), then
+/// `cannot_follow` with the fix.
+fn refused(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
+    if !session.reread {
+        session.reread = true;
+        session.read_token_again();
+        return poll_ms;
+    }
+    cannot_follow(
+        follow,
+        format!(
+            "cannot follow: Netlify refused the token (401); the build was started; make a \
+             new personal access token at {} and `git dispatch login --netlify`",
+            crate::netlify::TOKEN_PAGE
+        ),
+        poll_ms,
+    )
 }

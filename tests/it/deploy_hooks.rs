@@ -513,7 +513,7 @@ fn doctor_says_when_a_hooks_host_does_not_answer_and_sends_it_nothing() {
     assert_exit(&out, 0, "doctor with the hook's host up");
     assert!(
         stdout(&out).contains(&format!(
-            "{} answers (nothing sent",
+            "{} takes a connection (nothing sent",
             host.url.trim_start_matches("http://")
         )),
         "{}",
@@ -573,4 +573,33 @@ fn a_hooks_branches_and_path_filter_decide_as_for_any_target() {
     assert!(hits[0].query.contains(&sha[..7]), "{hits:?}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(host.hits().len(), 1);
+}
+
+#[test]
+fn the_guided_setup_takes_a_deploy_hook_hidden() {
+    use crate::install_sh::{Terminal, REPO_PROMPT};
+    let host = FakeHost::start(vec![]);
+    let env = TestEnv::new();
+    let secret = "a1b2c3d4e5f6SECRETHOOK";
+    let mut term = Terminal::spawn(env.dispatch_cmd(&["install"]));
+    term.wait_for_text(REPO_PROMPT);
+    term.type_line("hook");
+    term.wait_for_text("git-dispatch: paste the site hook URL (input hidden): ");
+    term.type_line(&format!(
+        "{}/v1/integrations/deploy/prj_1/{secret}",
+        host.url
+    ));
+    let (status, shown) = term.finish();
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(!shown.contains(secret), "the hook URL was shown:\n{shown}");
+    for said in [
+        "Vercel: the project's Settings > Git > Deploy Hooks",
+        "added target site -> vercel hook http://127.0.0.1:",
+        "ok   site: vercel hook",
+    ] {
+        assert!(shown.contains(said), "{said}\n--- terminal ---\n{shown}");
+    }
+    assert!(env
+        .git_stdout(&env.clone, &["config", "dispatch.site.hook"])
+        .starts_with("vercel:"));
 }
