@@ -209,6 +209,10 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Reads of the site (a poll apart) that may find a `ready` deploy not yet published
+/// before it is said held: Netlify publishes within seconds.
+const UNPUBLISHED_READS: u64 = 24;
+
 /// Whether a `ready` deploy is what the site serves: Netlify builds a deploy to `ready`
 /// without publishing it when the site's auto publishing is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,6 +261,8 @@ pub struct Deploy {
     pub published: Option<Published>,
     /// When Netlify published it (`published_at`), if it has.
     pub published_at: Option<GitHubSecs>,
+    /// Reads of the site that found it `ready` and not yet published.
+    pub unpublished_reads: u64,
     /// When Netlify created it, on Netlify's clock.
     pub created_at: Option<GitHubSecs>,
     /// Netlify's last change to it.
@@ -287,6 +293,7 @@ impl Deploy {
             admin_url: None,
             published: None,
             published_at: None,
+            unpublished_reads: 0,
             created_at: None,
             updated_at: None,
         }
@@ -316,6 +323,7 @@ impl Deploy {
             admin_url: s("admin_url").and_then(crate::follow::record::web_url),
             published: None,
             published_at: time("published_at"),
+            unpublished_reads: self.unpublished_reads,
             created_at: time("created_at"),
             updated_at: time("updated_at"),
         })
@@ -359,9 +367,14 @@ impl Deploy {
             (_, Some(theirs), Some(ours)) if theirs > ours => Some(Published::Newer),
             // "Stop auto publishing" locks the deploy the site serves.
             _ if locked => Some(Published::Held),
+            // Still not published this many reads on: held, whatever holds it.
+            _ if self.unpublished_reads + 1 >= UNPUBLISHED_READS => Some(Published::Held),
             // Netlify publishes a moment after `ready`: asked again.
             _ => None,
         };
+        if self.published.is_none() {
+            self.unpublished_reads += 1;
+        }
     }
 
     /// The outcome, once it has ended: `success` (live), `superseded` (built, a newer
@@ -407,8 +420,8 @@ impl Deploy {
             (Stage::Building, _) => format!("building for {}", since(now)),
             (Stage::Ready, Some(Outcome::Superseded)) => format!("{built}; a newer deploy is live"),
             (Stage::Ready, Some(Outcome::Concluded("action_required"))) => format!(
-                "{built}, not published: the site's auto publishing is stopped; publish it \
-                 from its Deploys page"
+                "{built}, not published: the site still serves an older deploy (auto \
+                 publishing stopped?); publish it from its Deploys page"
             ),
             (Stage::Ready, _) => built,
             (_, Some(Outcome::Concluded("skipped"))) => format!(
@@ -444,6 +457,7 @@ impl Deploy {
             "admin_url": self.admin_url,
             "published": self.published.map(Published::as_str),
             "published_at": self.published_at.map(|t| t.0),
+            "unpublished_reads": self.unpublished_reads,
             "created_at": self.created_at.map(|t| t.0),
             "updated_at": self.updated_at.map(|t| t.0),
         })
@@ -463,6 +477,10 @@ impl Deploy {
             admin_url: s("admin_url").and_then(|u| crate::follow::record::web_url(&u)),
             published: s("published").as_deref().and_then(Published::parse),
             published_at: n("published_at"),
+            unpublished_reads: v
+                .get("unpublished_reads")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             created_at: n("created_at"),
             updated_at: n("updated_at"),
         })
@@ -553,6 +571,12 @@ mod tests {
         let mut held = read("ready", None);
         held.check_published(&site("d0", "2026-12-06T10:00:00.000Z"));
         assert_eq!((held.published, held.outcome()), (None, None));
+        // Not published two minutes of polls on: held, whatever holds it.
+        let mut late = held.clone();
+        for _ in 1..UNPUBLISHED_READS {
+            late.check_published(&site("d0", "2026-12-06T10:00:00.000Z"));
+        }
+        assert_eq!(late.outcome(), Some(Outcome::Concluded("action_required")));
         let mut locked = site("d0", "2026-12-06T10:00:00.000Z");
         locked["published_deploy"]["locked"] = json!(true);
         held.check_published(&locked);

@@ -591,7 +591,9 @@ fn a_build_netlify_did_not_publish_is_not_said_live() {
     assert_exit(&watch, 1, "watch of a build left unpublished");
     let text = stdout(&watch);
     assert!(
-        text.contains("not published: the site's auto publishing is stopped"),
+        text.contains(
+            "not published: the site still serves an older deploy (auto publishing stopped?)"
+        ),
         "{}",
         show(&watch)
     );
