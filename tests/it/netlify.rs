@@ -862,3 +862,63 @@ fn the_guided_setup_takes_a_netlify_site_and_its_token_and_ends_with_doctor() {
     env.remove_var("GIT_DISPATCH_NETLIFY_API_URL");
     assert!(fake.builds().is_empty(), "the setup started a build");
 }
+
+#[test]
+fn send_starts_a_build_now_and_login_and_logout_manage_the_netlify_token() {
+    let fake = FakeNetlify::start();
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "First post");
+    env.push_ok(&["origin", "main"]);
+    wait_outcome(&env);
+    // `send`: a build now, for what the remote's main holds, followed as a push's is.
+    let out = env.dispatch(&["send"]);
+    assert_exit(&out, 0, "send");
+    assert!(
+        stderr(&out).contains(&format!("dispatched to netlify site {}", &SITE[..8])),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(fake.deploys_made(), 2);
+    env.wait_status(TIMEOUT, "the sent build's outcome", |s| {
+        recent(s).len() == 2
+            && recent(s)
+                .iter()
+                .all(|d| d["follow"]["outcome"] == "success")
+    });
+
+    // A token Netlify refuses is not stored, and the stored one stays.
+    let out = env.dispatch_with_stdin(&["login", "--netlify"], "nfp_revokedToken000000000000000\n");
+    assert_exit(&out, 2, "login --netlify with a refused token");
+    assert!(
+        stderr(&out).contains("token not stored: Netlify refused it (401)")
+            && stderr(&out).contains("https://app.netlify.com/user/applications"),
+        "{}",
+        show(&out)
+    );
+    assert!(fs::read_to_string(env.credentials_path())
+        .unwrap()
+        .contains(NETLIFY_TOKEN));
+    // logout --netlify forgets it; the next build is kept with the fix, not lost.
+    let out = env.dispatch(&["logout", "--netlify"]);
+    assert_exit(&out, 0, "logout --netlify");
+    assert!(
+        stderr(&out).contains("forgot the Netlify token"),
+        "{}",
+        show(&out)
+    );
+    assert!(!fs::read_to_string(env.credentials_path())
+        .unwrap_or_default()
+        .contains(NETLIFY_TOKEN));
+    env.commit(&env.clone, "b.md", "b\n", "b");
+    env.push_ok(&["origin", "main"]);
+    let status = env.wait_for_error("confirmed", TIMEOUT);
+    let error = entries(&status)[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("no Netlify token on this machine") && error.contains("login --netlify"),
+        "{error}"
+    );
+    assert_eq!(fake.deploys_made(), 2, "nothing sent without a token");
+}
