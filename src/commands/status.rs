@@ -179,7 +179,7 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
             Some(f) => {
                 // GitHub's job and step names, and notes from error pages, are text
                 // from elsewhere: no escape sequence of theirs reaches the terminal.
-                writeln!(out, "      run: {}", say::printable(&f.words()))?;
+                writeln!(out, "{}", run_line(&say::printable(&f.words())))?;
                 if let Some(note) = &f.note {
                     once(say::printable(note), &mut out)?;
                 }
@@ -199,6 +199,25 @@ pub fn run(as_json: bool, refresh: bool) -> Result<Code> {
         }
     }
     Ok(Code::report_if(problem))
+}
+
+/// The columns `status` keeps its run lines to: a terminal's usual width.
+const COLUMNS: usize = 80;
+
+/// `      run: <words>  <URL>`, on one row when it fits in 80 columns; else each URL (each
+/// part after two spaces) on a row of its own, under `run:`, so that none is cut by the
+/// terminal's wrap.
+fn run_line(words: &str) -> String {
+    let line = format!("      run: {words}");
+    if line.chars().count() <= COLUMNS {
+        return line;
+    }
+    let mut parts = words.split("  ");
+    let mut text = format!("      run: {}", parts.next().unwrap_or_default());
+    for part in parts {
+        text.push_str(&format!("\n      {part}"));
+    }
+    text
 }
 
 /// How many recent deliveries `status` shows, and `--refresh` looks at again.
@@ -334,5 +353,24 @@ fn duration(secs: u64) -> String {
         s if s < 3600 => format!("{}m", s / 60),
         s if s < 86400 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_line_too_wide_for_80_columns_puts_each_url_on_its_own_row() {
+        let short = "succeeded in 48s  https://github.com/o/s/actions/runs/1";
+        assert_eq!(run_line(short), format!("      run: {short}"));
+        let long = "built in 2s, live at https://blog.example.net  \
+                    https://app.netlify.com/sites/blog-site/deploys/65a0b1c2d3e4f5a6b7c8d902";
+        assert_eq!(
+            run_line(long),
+            "      run: built in 2s, live at https://blog.example.net\n      \
+             https://app.netlify.com/sites/blog-site/deploys/65a0b1c2d3e4f5a6b7c8d902"
+        );
+        assert!(run_line(long).lines().all(|l| l.chars().count() <= 80));
     }
 }

@@ -207,7 +207,7 @@ fn a_failed_build_names_its_job_and_step_in_status_and_on_the_next_push_once() {
     let text = stdout(&out);
     assert!(
         text.contains(
-            "run: failed: build / Run astro [31mbuild  https://github.com/owner/site/actions/runs/"
+            "run: failed: build / Run astro [31mbuild\n      https://github.com/owner/site/actions/runs/"
         ),
         "{text}"
     );
@@ -687,7 +687,7 @@ fn a_success_says_where_the_site_is_from_its_url_or_github_pages() {
     );
     let out = env.dispatch(&["status"]);
     assert!(
-        stdout(&out).contains(", live at https://owner.github.io/site/  https://"),
+        stdout(&out).contains(", live at https://owner.github.io/site/\n      https://"),
         "{}",
         show(&out)
     );
