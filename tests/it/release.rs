@@ -537,3 +537,107 @@ fn on_an_aarch64_linux_machine_the_installer_takes_the_aarch64_archive_which_dis
     assert_eq!(got.len(), 1, "{}", fake.describe());
     assert_eq!(got[0].body["client_payload"]["sha"], sha.as_str());
 }
+
+/// install.sh, copied out of the checkout (so it downloads), run with `args` on a machine
+/// whose `uname -s`, `uname -m` and `sysctl -n sysctl.proc_translated` say what is given
+/// (`None`: no such sysctl key, as on an Intel Mac or Linux), and a `curl` that records the
+/// URLs asked and fails as curl does on a 404. The URLs, and what install.sh said.
+fn installer_asks(
+    os: &str,
+    cpu: &str,
+    translated: Option<&str>,
+    args: &[&str],
+) -> (Vec<String>, Output) {
+    let env = TestEnv::new();
+    let path = new_machine_path(&env, &[checksum_tool()]);
+    for tool in ["uname", "curl"] {
+        let _ = fs::remove_file(path.join(tool));
+    }
+    write_script(
+        &path.join("uname"),
+        &format!("case \"$1\" in -m) echo {cpu} ;; *) echo {os} ;; esac\n"),
+    );
+    let sysctl = match translated {
+        Some(value) => format!("[ \"$2\" = sysctl.proc_translated ] && echo {value}\n"),
+        None => "echo \"sysctl: unknown oid '$2'\" >&2; exit 1\n".to_string(),
+    };
+    write_script(&path.join("sysctl"), &sysctl);
+    let log = env.root.join("curl.log");
+    write_script(
+        &path.join("curl"),
+        &format!(
+            "for a in \"$@\"; do case $a in http*) echo \"$a\" >> {} ;; esac; done\nexit 22\n",
+            sh_quote(&log.to_string_lossy())
+        ),
+    );
+    let dir = env.root.join("download");
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(repo_dir().join("install.sh"), dir.join("install.sh")).unwrap();
+    let mut all = vec!["install.sh"];
+    all.extend_from_slice(args);
+    let mut cmd = env.program_cmd(Path::new("/bin/sh"), &dir, &all);
+    cmd.env("PATH", &path)
+        .env_remove("GIT_DISPATCH_DOWNLOAD_URL")
+        .env_remove("PREFIX");
+    let out = cmd.output().expect("run install.sh");
+    let asked = fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (asked, out)
+}
+
+#[test]
+fn each_machine_gets_its_own_archive_apple_silicon_under_rosetta_too() {
+    let home = "https://github.com/git-dispatch/git-dispatch";
+    // (uname -s, uname -m, sysctl.proc_translated, the archive asked for)
+    let cases = [
+        ("Darwin", "arm64", Some("0"), "aarch64-apple-darwin"),
+        // A shell under Rosetta says x86_64; the Mac is Apple silicon.
+        ("Darwin", "x86_64", Some("1"), "aarch64-apple-darwin"),
+        ("Darwin", "x86_64", Some("0"), "x86_64-apple-darwin"),
+        // An Intel Mac has no such key: sysctl fails.
+        ("Darwin", "x86_64", None, "x86_64-apple-darwin"),
+        ("Linux", "x86_64", None, "x86_64-unknown-linux-musl"),
+        ("Linux", "aarch64", None, "aarch64-unknown-linux-musl"),
+    ];
+    for (os, cpu, translated, triple) in cases {
+        let (asked, out) = installer_asks(os, cpu, translated, &[]);
+        let want = format!("{home}/releases/latest/download/git-dispatch-{triple}.tar.gz");
+        assert_eq!(
+            asked.first(),
+            Some(&want),
+            "{os} {cpu} {translated:?}: {}",
+            show(&out)
+        );
+        // The download failed: said, and nothing installed.
+        assert_ne!(out.status.code(), Some(0));
+        assert!(
+            stderr(&out).contains("could not download"),
+            "{}",
+            show(&out)
+        );
+    }
+    // --version pins a release.
+    let (asked, _) = installer_asks("Darwin", "arm64", Some("0"), &["--version", "0.2.0"]);
+    assert_eq!(
+        asked.first().map(String::as_str),
+        Some(
+            format!("{home}/releases/download/v0.2.0/git-dispatch-aarch64-apple-darwin.tar.gz")
+                .as_str()
+        )
+    );
+    // A machine with no release: said with the way in, and nothing is asked for.
+    for (os, cpu) in [("Linux", "armv7l"), ("FreeBSD", "amd64")] {
+        let (asked, out) = installer_asks(os, cpu, None, &[]);
+        assert!(asked.is_empty(), "{asked:?}");
+        assert!(
+            stderr(&out).contains(&format!(
+                "no prebuilt binary for {os} {cpu}; build from source: {home}#install"
+            )),
+            "{}",
+            show(&out)
+        );
+    }
+}
