@@ -37,10 +37,12 @@ pub enum Command {
     /// Remove our hook and restore the one it displaced.
     #[command(after_help = "Example:\n  git dispatch uninstall")]
     Uninstall,
-    /// Add a target repository to dispatch to.
+    /// Add a target: a GitHub repository to dispatch to, a Netlify site, or a deploy hook.
     #[command(after_help = "Examples:\n  git dispatch add owner/site\n  \
         git dispatch add owner/site --branch main --event update --paths 'content/**'\n  \
-        git dispatch add owner/docs --workflow build.yml --shared")]
+        git dispatch add owner/docs --workflow build.yml --shared\n  \
+        git dispatch add --netlify 6d2f1c4e-0b3a-4c5d-9e8f-7a6b5c4d3e2f   (then login --netlify)\n  \
+        git dispatch add --hook site < hook-url.txt                  (Vercel, Cloudflare, Render)")]
     Add(AddArgs),
     /// Remove a target by name.
     #[command(after_help = "Example:\n  git dispatch remove site")]
@@ -153,7 +155,7 @@ pub struct AddArgs {
         conflicts_with_all = ["repository", "name", "event", "workflow", "shared"]
     )]
     pub hook: Option<String>,
-    /// The target's name (default: the repository's name).
+    /// The target's name (default: the repository's name; `netlify` with --netlify).
     #[arg(long)]
     pub name: Option<String>,
     /// The event_type to send (default: update).
