@@ -10,8 +10,11 @@ use super::outcome::{cannot_follow, SLOW_POLLS};
 use super::record::{Follow, Outcome, Phase};
 use crate::api::Api;
 use crate::say;
-use crate::timestamp::GitHubSecs;
+use crate::timestamp::{GitHubSecs, LocalMs};
 use crate::token::Token;
+
+/// For this long after the build a 404 for the deploy it named is not an answer.
+const NAMED_DEPLOY_404_MS: u64 = 30_000;
 
 /// Netlify's API and token, read once per follower.
 pub struct Session {
@@ -141,6 +144,9 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
             poll_ms
         }
         401 => refused(session, follow, poll_ms),
+        // Netlify named this deploy with the build: a 404 right after is its API catching
+        // up, not an answer.
+        404 if LocalMs::now().since(follow.recorded_ms) < NAMED_DEPLOY_404_MS => poll_ms,
         403 | 404 => cannot_follow(
             follow,
             format!(

@@ -922,3 +922,15 @@ fn send_starts_a_build_now_and_login_and_logout_manage_the_netlify_token() {
     );
     assert_eq!(fake.deploys_made(), 2, "nothing sent without a token");
 }
+
+#[test]
+fn a_deploy_netlify_does_not_find_at_first_is_asked_again_not_given_up() {
+    let fake = FakeNetlify::start();
+    // The deploy the build named is not found at the first two reads (its API catching up).
+    fake.state.lock().unwrap().deploy_answers = vec![(404, None), (404, None)];
+    let env = with_site(&fake);
+    env.commit(&env.clone, "a.md", "a\n", "a");
+    env.push_ok(&["origin", "main"]);
+    let follow = wait_outcome(&env);
+    assert_eq!(follow["outcome"], "success", "{follow:#}");
+}
