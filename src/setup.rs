@@ -72,7 +72,7 @@ pub fn guided(clone: &Path) -> Result<Code> {
         ));
         Ok(Code::Report)
     };
-    say::line("built by Netlify? answer netlify; by Vercel, Cloudflare or Render? answer hook");
+    say::line("built on Netlify? answer netlify; Vercel, Cloudflare, Render? hook");
     let Some(mut site) = ask_site(
         "which repository builds your site? (owner/repo, the site to rebuild): ",
         true,
