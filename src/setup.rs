@@ -142,10 +142,8 @@ fn netlify(clone: &Path, run: &dyn Fn(&[&str]) -> Result<bool>) -> Result<Code> 
     };
     let mut id = None;
     for _ in 0..TRIES {
-        let answer = ask(&format!(
-            "the site's API ID ({}): ",
-            crate::netlify::SITE_ID_PLACE
-        ))?;
+        // Shown in Site configuration > General > Site details.
+        let answer = ask("its Site ID (Site configuration > General > Site details): ")?;
         if answer.is_empty() {
             break;
         }

@@ -832,9 +832,7 @@ fn the_guided_setup_takes_a_netlify_site_and_its_token_and_ends_with_doctor() {
     let mut term = Terminal::spawn(env.dispatch_cmd(&["install"]));
     term.wait_for_text(REPO_PROMPT);
     term.type_line("Netlify");
-    term.wait_for_text(
-        "the site's API ID (Site configuration > General > Site details > Site ID): ",
-    );
+    term.wait_for_text("its Site ID (Site configuration > General > Site details): ");
     term.type_line(SITE);
     type_token(&mut term, NETLIFY_TOKEN, 1);
     let (status, shown) = term.finish();
