@@ -155,7 +155,7 @@ pub fn pause(answer: &Answer, now: u64) -> u64 {
         .max(1)
 }
 
-/// What an answer to a request about `site` means; `what` names the request in words.
+/// What an answer to a request about `site` means (a build started, or the site read).
 pub fn judge(answer: &Result<Answer, String>, site: &str) -> Verdict {
     let answer = match answer {
         Ok(answer) => answer,
