@@ -73,10 +73,7 @@ pub fn guided(clone: &Path) -> Result<Code> {
         Ok(Code::Report)
     };
     say::line("built on Netlify? answer netlify; Vercel, Cloudflare, Render? hook");
-    let Some(mut site) = ask_site(
-        "which repository builds your site? (owner/repo, the site to rebuild): ",
-        true,
-    )?
+    let Some(mut site) = ask_site("which repository builds your site? (owner/repo): ", true)?
     else {
         say::line(&finish_words(clone));
         return Ok(Code::Report);
@@ -224,12 +221,13 @@ fn ask_site(question: &str, elsewhere: bool) -> Result<Option<String>> {
 /// What the token needs, said before it is asked for.
 fn token_words(site: &str) -> Vec<String> {
     vec![
-        format!("now a fine-grained token, made at {TOKEN_PAGE}"),
+        "now a fine-grained token, made at".to_string(),
+        format!("  {TOKEN_PAGE}"),
         format!("  Repository access: Only select repositories: {site}"),
-        "  Contents: Read and write   (sends the dispatch that starts the build)".to_string(),
-        "  Actions: Read-only         (follows the build and says when the site is live)"
-            .to_string(),
-        "  Metadata: Read-only        (GitHub adds it)".to_string(),
+        // Each row within 80 columns with the `git-dispatch: ` before it.
+        "  Contents: Read and write  (to send the dispatch)".to_string(),
+        "  Actions: Read-only        (to follow the build to live)".to_string(),
+        "  Metadata: Read-only       (GitHub adds it)".to_string(),
     ]
 }
 

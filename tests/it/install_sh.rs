@@ -565,7 +565,7 @@ impl Terminal {
     }
 }
 
-pub(crate) const REPO_PROMPT: &str = "(owner/repo, the site to rebuild): ";
+pub(crate) const REPO_PROMPT: &str = "builds your site? (owner/repo): ";
 const TOKEN_PROMPT: &str = "git-dispatch: paste the token (input hidden): ";
 
 const RETRY_PROMPT: &str = "is mistyped, type the right name; else press Enter to finish later: ";
@@ -617,7 +617,7 @@ fn guided_setup_on_a_terminal_adds_the_target_and_stores_the_token() {
     );
     // The answer to the first prompt was echoed, so the capture works; the token was not.
     assert!(
-        shown.contains("the site to rebuild): owner/site"),
+        shown.contains("builds your site? (owner/repo): owner/site"),
         "{context}"
     );
     if let Some(found) = find_secret(shown.as_bytes(), TOKEN) {
