@@ -16,6 +16,25 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An answer as a test gives it: headers by lowercased name.
+    #[cfg(test)]
+    pub fn test(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
+        Ok(Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_string(),
+        })
+    }
+
+    /// The seconds `Retry-After` asks to wait, when it gives them.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -119,19 +138,26 @@ const SECONDARY_WAIT: u64 = 60;
 /// What became of a request: `Ok` when GitHub accepted it.
 pub type Verdict = Result<(), Failure>;
 
-/// Classifies an answer to a request about `repository`, as GitHub documents it.
-pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
-    let answer = match result {
-        Ok(answer) => answer,
-        Err(err) => return Err(Failure::later(format!("network: {err}"))),
-    };
-    let status = answer.status;
-    if !(200..600).contains(&status) {
-        // A connection cut mid-answer can parse as a stub status line ("HTTP/1.1 20").
+/// The answer a request got, or the failure that may pass when it got none: the network,
+/// or a connection cut mid-answer, which can parse as a stub status line ("HTTP/1.1 20").
+/// Every judge (GitHub's, a deploy hook's, Netlify's) starts here.
+pub fn received(result: &Result<Answer, String>) -> Result<&Answer, Failure> {
+    let answer = result
+        .as_ref()
+        .map_err(|err| Failure::later(format!("network: {err}")))?;
+    if !(200..600).contains(&answer.status) {
         return Err(Failure::later(format!(
-            "network: malformed HTTP answer (status {status})"
+            "network: malformed HTTP answer (status {})",
+            answer.status
         )));
     }
+    Ok(answer)
+}
+
+/// Classifies an answer to a request about `repository`, as GitHub documents it.
+pub fn judge(result: &Result<Answer, String>, repository: &str) -> Verdict {
+    let answer = received(result)?;
+    let status = answer.status;
     if (200..300).contains(&status) {
         return Ok(());
     }
@@ -214,10 +240,7 @@ fn rate_limit_wait(answer: &Answer) -> Option<u64> {
     if !matches!(answer.status, 403 | 429) {
         return None;
     }
-    if let Some(after) = answer
-        .header("retry-after")
-        .and_then(|v| v.trim().parse().ok())
-    {
+    if let Some(after) = answer.retry_after() {
         return Some(after);
     }
     if let Some(wait) = primary_reset(answer) {
@@ -240,14 +263,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
-        Ok(Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.into(),
-        })
+        Answer::test(status, headers, body)
     }
 
     fn refused(verdict: Verdict) -> String {

@@ -369,20 +369,10 @@ pub fn send(url: &str, body: &str, timeout: u64) -> Result<Answer, String> {
 /// What a host's answer means: 2xx started the build; 404 the hook is gone; 429 and 5xx
 /// (with `Retry-After`) and the network may pass; anything else is refused.
 pub fn judge(host: Host, answer: &Result<Answer, String>) -> Verdict {
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(err) => return Err(Failure::later(format!("network: {err}"))),
-    };
+    let answer = crate::answer::received(answer)?;
     let status = answer.status;
-    let after = answer
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok());
     match status {
         200..=299 => Ok(()),
-        // A connection cut mid-answer can parse as a stub status line.
-        0..=199 | 600.. => Err(Failure::later(format!(
-            "network: malformed HTTP answer (status {status})"
-        ))),
         404 => Err(Failure::Refused {
             reason: format!(
                 "404: the {} hook was deleted or its URL mistyped; make a new one ({}) and \
@@ -396,7 +386,7 @@ pub fn judge(host: Host, answer: &Result<Answer, String>) -> Verdict {
                 "the {} hook answered {status}; tried again later",
                 host.as_str()
             ),
-            after,
+            after: answer.retry_after(),
             at_least: 0,
         }),
         _ => Err(Failure::Refused {

@@ -200,7 +200,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 paths: selected.as_deref(),
             };
             let follow = config.settings.follow.value;
-            let mut entry = match entry_for(target, target_remote, &facts, push_pid, follow) {
+            let mut entry = match entry_for(repo, target, target_remote, &facts, push_pid, follow) {
                 Ok(entry) => entry,
                 Err(err) => {
                     say::line(&format!("target {}: {err:#}", target.name));
@@ -208,9 +208,6 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
                 }
             };
             entry.pushed_url = pushed_url.clone();
-            if !entry.on_github() {
-                entry.body = deploy_title(repo, &entry.body, &update.new_sha);
-            }
             if when == When::PrePush {
                 entry.state = State::Confirmed;
             }
@@ -259,7 +256,7 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
         // What this push delivered is followed in the background (fork and exec: the
         // sends above may have left threads). A push that sent nothing followed (nothing,
         // or deploy hooks only) starts nothing.
-        if recorded.iter().any(|e| e.hook.is_none()) && config.settings.follow.value {
+        if recorded.iter().any(Entry::followed) && config.settings.follow.value {
             crate::follow::resume(&store, &config.settings);
         }
         return Ok(code);
@@ -281,9 +278,11 @@ fn record_and_send(repo: &Repo, remote: &str, url: &str, input: &[u8]) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// The pending dispatch of `target` for one pushed ref, its request body fixed now. Payload
-/// clashes are said here, once.
+/// The pending dispatch of `target` for one pushed ref, its request body fixed now (for a
+/// build elsewhere, its title, with the commit's subject read from `repo`). Payload clashes
+/// are said here, once.
 pub fn entry_for(
+    repo: &Repo,
     target: &Target,
     remote: &str,
     facts: &PushFacts<'_>,
@@ -302,13 +301,8 @@ pub fn entry_for(
     );
     if !target.on_github() {
         // A build elsewhere takes no payload: the body is the build's title (Netlify shows
-        // it in its deploy list), finished by the caller, which can read the subject.
-        let content = facts
-            .repository
-            .rsplit('/')
-            .next()
-            .unwrap_or(facts.repository);
-        entry.body = format!("{content} {}", &facts.sha[..facts.sha.len().min(7)]);
+        // it in its deploy list).
+        entry.body = deploy_title(repo, facts.repository, facts.sha);
         entry.hook = target.hook.as_ref().map(|h| h.to_config());
         entry.netlify = target.netlify.clone();
         entry.site_url = target.url.as_ref().map(|u| u.value.clone());
@@ -340,11 +334,14 @@ pub fn entry_for(
     Ok(entry)
 }
 
-/// A deploy hook's build title: `content 3f2a9c1: <subject>`, cut to 100 characters.
-pub fn deploy_title(repo: &Repo, head: &str, sha: &str) -> String {
+/// A build's title elsewhere: `content 3f2a9c1: <subject>` (`content`: the content
+/// repository's name), cut to 100 characters.
+fn deploy_title(repo: &Repo, repository: &str, sha: &str) -> String {
+    let content = repository.rsplit('/').next().unwrap_or(repository);
+    let head = format!("{content} {}", &sha[..sha.len().min(7)]);
     let title = match repo.subject(sha) {
         Some(subject) => format!("{head}: {}", say::one_line(&subject)),
-        None => head.to_string(),
+        None => head,
     };
     say::shorten(&title, 100)
 }

@@ -143,13 +143,12 @@ fn message(answer: &Answer) -> String {
 
 /// Seconds Netlify asked to wait: `Retry-After`, else its `X-RateLimit-Reset` (Unix time).
 pub fn pause(answer: &Answer, now: u64) -> u64 {
-    let number = |name: &str| {
-        answer
-            .header(name)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    number("retry-after")
-        .or_else(|| number("x-ratelimit-reset").map(|reset| reset.saturating_sub(now)))
+    let reset = answer
+        .header("x-ratelimit-reset")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    answer
+        .retry_after()
+        .or_else(|| reset.map(|reset| reset.saturating_sub(now)))
         .unwrap_or(DEFAULT_PAUSE)
         // A reset already past is no reason to ask again at once.
         .max(1)
@@ -157,10 +156,7 @@ pub fn pause(answer: &Answer, now: u64) -> u64 {
 
 /// What an answer to a request about `site` means (a build started, or the site read).
 pub fn judge(answer: &Result<Answer, String>, site: &str) -> Verdict {
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(err) => return Err(Failure::later(format!("network: {err}"))),
-    };
+    let answer = crate::answer::received(answer)?;
     let status = answer.status;
     let said = message(answer);
     let said = if said.is_empty() {
@@ -170,9 +166,6 @@ pub fn judge(answer: &Result<Answer, String>, site: &str) -> Verdict {
     };
     match status {
         200..=299 => Ok(()),
-        0..=199 | 600.. => Err(Failure::later(format!(
-            "network: malformed HTTP answer (status {status})"
-        ))),
         401 => Err(Failure::Refused {
             reason: format!(
                 "Netlify refused the token (401{said}); make a new personal access token at \
@@ -492,14 +485,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str, headers: &[(&str, &str)]) -> Result<Answer, String> {
-        Ok(Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.to_string(),
-        })
+        Answer::test(status, headers, body)
     }
 
     #[test]

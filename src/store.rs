@@ -113,6 +113,12 @@ impl Entry {
         self.hook.is_none() && self.netlify.is_none()
     }
 
+    /// Whether its build is followed when `dispatch.follow` is on (a deploy hook's is not:
+    /// its host names no build).
+    pub fn followed(&self) -> bool {
+        self.hook.is_none()
+    }
+
     /// A new `awaiting-push` entry.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

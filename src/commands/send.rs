@@ -61,11 +61,7 @@ pub fn run(names: &[String], dry_run: bool) -> Result<Code> {
             paths: None,
         };
         let follow = config.settings.follow.value;
-        let mut entry = hook::entry_for(target, remote, &facts, 0, follow)?;
-        if !entry.on_github() {
-            entry.body = hook::deploy_title(&repo, &entry.body, &sha);
-        }
-        entries.push(entry);
+        entries.push(hook::entry_for(&repo, target, remote, &facts, 0, follow)?);
     }
     if dry_run {
         for entry in &entries {

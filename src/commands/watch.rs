@@ -21,8 +21,6 @@ use crate::store::{Delivery, Entry, State, Store};
 const TICK: Duration = Duration::from_millis(200);
 /// Reads in a row that must find nothing for a push before it "fired nothing".
 const NOTHING_READS: u32 = 3;
-/// What a target whose head was never dispatched shows.
-const NOTHING: &str = "nothing dispatched for this push";
 /// How often (in ticks) `watch` asks whether pending pushes landed: each ask may run
 /// `git ls-remote` under a target's lock.
 const CONFIRM_TICKS: u64 = 15;
@@ -175,14 +173,10 @@ pub fn run(names: &[String]) -> Result<Code> {
             .iter()
             .zip(&stages)
             .zip(&nothing_seen)
-            .map(|(((target, head), stage), seen)| match stage {
-                // A delivered entry leaves the store a moment before it enters the history:
-                // "nothing dispatched" is said only once it has held for a few reads.
-                Stage::Nothing if seen + 1 < NOTHING_READS => {
-                    let line = describe(target, head.as_deref(), stage);
-                    line.replace(NOTHING, "looking for this push's dispatch")
-                }
-                _ => describe(target, head.as_deref(), stage),
+            // A delivered entry leaves the store a moment before it enters the history:
+            // "nothing dispatched" is said only once it has held for a few reads.
+            .map(|(((target, head), stage), seen)| {
+                describe(target, head.as_deref(), stage, seen + 1 >= NOTHING_READS)
             })
             .collect();
         if lines != shown || (terminal && block.resized()) {
@@ -344,13 +338,14 @@ fn stage<'a>(seen: &'a Seen, target: &Target, head: Option<&str>, following: boo
     }
 }
 
-fn describe(target: &Target, head: Option<&str>, stage: &Stage) -> String {
+/// A target's line; `settled`: nothing found has held long enough to be said.
+fn describe(target: &Target, head: Option<&str>, stage: &Stage, settled: bool) -> String {
     let short = head.map_or("-", |h| h.get(..7).unwrap_or(h));
     let what = format!("{} -> {} {short}", target.name, target.repository.value);
     // Job and step names and notes come from elsewhere: no escape sequence reaches the screen.
     say::printable(&format!(
         "{what}: {}",
-        words(stage, &target.branches.value[0])
+        words(stage, &target.branches.value[0], settled)
     ))
 }
 
@@ -364,9 +359,10 @@ fn elsewhere_notice(target: &Target, branches: &str) -> String {
 }
 
 /// A stage in words, after the line's `target -> repo sha: `.
-fn words(stage: &Stage, branch: &str) -> String {
+fn words(stage: &Stage, branch: &str, settled: bool) -> String {
     match stage {
-        Stage::Nothing => NOTHING.to_string(),
+        Stage::Nothing if settled => "nothing dispatched for this push".to_string(),
+        Stage::Nothing => "looking for this push's dispatch".to_string(),
         Stage::Pending => "not delivered yet".to_string(),
         Stage::Failed(why) => format!("dispatch failed: {}", say::one_line(why)),
         Stage::Delivered(None) => "delivered".to_string(),
@@ -374,7 +370,7 @@ fn words(stage: &Stage, branch: &str) -> String {
         // short enough for the terminal's fitting to keep its state whole.
         Stage::Elsewhere(_, latest) => match **latest {
             Stage::Nothing => format!("no build of {branch} is known"),
-            ref other => words(other, branch),
+            ref other => words(other, branch, true),
         },
         Stage::Delivered(Some(f)) => {
             let note = f

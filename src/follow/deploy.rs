@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::outcome::{cannot_follow, SLOW_POLLS};
 use super::record::{Follow, Outcome, Phase};
+use crate::answer::Answer;
 use crate::api::Api;
+use crate::netlify::Deploy;
 use crate::say;
 use crate::timestamp::{GitHubSecs, LocalMs};
 use crate::token::Token;
@@ -45,6 +47,13 @@ impl Session {
     /// Whether reading deploys waits, and until when.
     pub fn paused_until(&self) -> Option<Instant> {
         self.paused.filter(|until| *until > Instant::now())
+    }
+
+    /// Netlify answered 429: every deploy on the token waits what it asked; milliseconds.
+    fn pause(&mut self, answer: &Answer) -> u64 {
+        let wait = crate::netlify::pause(answer, crate::store::now()).clamp(1, 3600);
+        self.paused = Some(Instant::now() + Duration::from_secs(wait));
+        wait * 1000
     }
 
     fn read_token_again(&mut self) {
@@ -100,37 +109,14 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
             if now.needs_publish_check() {
                 // `ready` is built; live only if the site serves it (auto publishing may
                 // be stopped, or a newer deploy published).
-                let site = crate::netlify::get_site(&api, &deploy.site, &token);
-                let status = site.as_ref().map(|a| a.status);
-                match status {
-                    Ok(200) => {
-                        let body = site.as_ref().map(|a| a.body.as_str()).unwrap_or("");
-                        if let Ok(v) = serde_json::from_str::<Value>(body) {
-                            now.check_published(&v);
-                        }
-                    }
-                    // The token reads the deploy but may not read the site: Netlify's
-                    // `ready` stands.
-                    Ok(403 | 404) => now.published = Some(crate::netlify::Published::Live),
-                    Ok(429) => {
-                        let answer = site.as_ref().ok();
-                        let wait = answer
-                            .map_or(60, |a| crate::netlify::pause(a, crate::store::now()))
-                            .clamp(1, 3600);
-                        session.paused = Some(Instant::now() + Duration::from_secs(wait));
-                        follow.deploy = Some(now);
-                        return wait * 1000;
-                    }
-                    Ok(401) => {
-                        follow.deploy = Some(now);
-                        return refused(session, follow, poll_ms);
-                    }
-                    // A 5xx or the network: asked again, the deploy's state kept.
-                    _ => {}
-                }
+                let asked = check_site(session, &api, &token, &mut now);
                 if now.published.is_none() {
                     follow.deploy = Some(now);
-                    return poll_ms;
+                    return match asked {
+                        SiteRead::Paused(wait) => wait,
+                        SiteRead::Refused => refused(session, follow, poll_ms),
+                        SiteRead::Answered => poll_ms,
+                    };
                 }
             }
             if let Some(outcome) = now.outcome() {
@@ -156,14 +142,41 @@ pub fn step(session: &mut Session, follow: &mut Follow, poll_ms: u64) -> u64 {
             ),
             poll_ms,
         ),
-        429 => {
-            let wait = crate::netlify::pause(&answer, crate::store::now()).clamp(1, 3600);
-            session.paused = Some(Instant::now() + Duration::from_secs(wait));
-            wait * 1000
-        }
+        429 => session.pause(&answer),
         // A 5xx, or anything else: asked again a poll later.
         _ => poll_ms,
     }
+}
+
+/// What asking the site about a `ready` deploy came to.
+enum SiteRead {
+    /// An answer, or none for now (a 5xx, the network): `published` says which.
+    Answered,
+    /// Netlify's 429: every deploy on the token waits this many milliseconds.
+    Paused(u64),
+    /// The token was refused (401).
+    Refused,
+}
+
+/// Asks the site whether it serves `deploy`, and sets `published` when it can tell.
+fn check_site(session: &mut Session, api: &Api, token: &Token, deploy: &mut Deploy) -> SiteRead {
+    let site = match crate::netlify::get_site(api, &deploy.site, token) {
+        Ok(site) => site,
+        Err(_) => return SiteRead::Answered,
+    };
+    match site.status {
+        200 => {
+            if let Ok(v) = serde_json::from_str::<Value>(&site.body) {
+                deploy.check_published(&v);
+            }
+        }
+        // The token reads the deploy but may not read the site: Netlify's `ready` stands.
+        403 | 404 => deploy.published = Some(crate::netlify::Published::Live),
+        429 => return SiteRead::Paused(session.pause(&site)),
+        401 => return SiteRead::Refused,
+        _ => {}
+    }
+    SiteRead::Answered
 }
 
 /// Netlify refused the token (401): read it once more (it may have been rotated), then

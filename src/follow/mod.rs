@@ -90,8 +90,7 @@ pub fn open_record(
     answer: Option<&Answer>,
     site_url: Option<String>,
 ) {
-    // A deploy hook's build cannot be followed: its host names no build for it.
-    if !settings.follow.value || entry.hook.is_some() {
+    if !settings.follow.value || !entry.followed() {
         return;
     }
     // GitHub's clock from its `Date`; an answer without one (a proxy that strips it) leaves
@@ -111,18 +110,17 @@ pub fn open_record(
         let v: Value = serde_json::from_str(&a.body).ok()?;
         v.get("workflow_run_id")?.as_u64()
     });
-    // A Netlify build names its deploy: followed by that id alone, never looked for.
-    let deploy = match &entry.netlify {
-        Some(site) => match answer.and_then(crate::netlify::deploy_id) {
-            Some(id) => Some(crate::netlify::Deploy::started(site, &id)),
-            // Netlify took the build but named no deploy: said where the build is shown,
-            // never guessed from the site's list of deploys.
-            None => Some(crate::netlify::Deploy::started(site, "")),
-        },
-        None => None,
-    };
-    let unnamed = deploy.as_ref().is_some_and(|d| d.id.is_empty());
-    let mut follow = Follow {
+    // A Netlify build names its deploy: followed by that id alone, never looked for. A build
+    // whose answer names none is said where the build is shown, never guessed from the
+    // site's list of deploys.
+    let netlify = entry.netlify.as_ref().map(|site| {
+        answer
+            .and_then(crate::netlify::deploy_id)
+            .map(|id| crate::netlify::Deploy::started(site, &id))
+    });
+    let unnamed = matches!(netlify, Some(None));
+    let deploy = netlify.flatten();
+    let follow = Follow {
         id: entry.id.clone(),
         target: entry.target.clone(),
         repository: entry.repository.clone(),
@@ -135,10 +133,10 @@ pub fn open_record(
         recorded_ms: LocalMs::now(),
         deadline: store::now() + settings.follow_for.value,
         next_poll: LocalMs(0),
-        phase: if deploy.is_some() {
-            Phase::Following
-        } else {
-            Phase::Finding
+        phase: match (unnamed, &deploy) {
+            (true, _) => Phase::Done,
+            (false, Some(_)) => Phase::Following,
+            (false, None) => Phase::Finding,
         },
         matched: match (&deploy, run_id) {
             (Some(_), _) => Some(Match::Deploy),
@@ -149,26 +147,19 @@ pub fn open_record(
         runs: Vec::new(),
         deploy,
         listed: Vec::new(),
-        outcome: None,
-        note: None,
-        site_url,
-        etags: serde_json::Map::new(),
-        announced_hook: false,
-        announced_notify: false,
-    };
-    if unnamed {
-        follow.deploy = None;
-        follow.phase = Phase::Done;
-        follow.outcome = Some(Outcome::CannotFollow);
-        follow.note = Some(
+        outcome: unnamed.then_some(Outcome::CannotFollow),
+        note: unnamed.then(|| {
             "cannot follow: Netlify's answer to the build named no deploy; the build was \
              started: see the site's Deploys page"
-                .to_string(),
-        );
-        // Not a failed build: `status` shows it, no push or notification repeats it.
-        follow.announced_hook = true;
-        follow.announced_notify = true;
-    }
+                .to_string()
+        }),
+        site_url,
+        etags: serde_json::Map::new(),
+        // An unnamed deploy is no failed build: `status` shows it; no push or notification
+        // repeats it.
+        announced_hook: unnamed,
+        announced_notify: unnamed,
+    };
     if store.save_follow(&follow).is_err() {
         store.log_in_place("error", Some(entry), "could not record the run to follow");
     }

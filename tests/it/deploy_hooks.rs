@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// One request the fake host got.
-#[derive(Clone, Debug)]
-struct Hit {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
 /// A build host on 127.0.0.1 that answers each hook request with the next of `answers`
 /// (status, Retry-After), then 200.
 struct FakeHost {
@@ -34,26 +24,9 @@ impl FakeHost {
         std::thread::spawn(move || {
             let mut answers = answers.into_iter();
             for mut request in server.incoming_requests() {
-                let mut body = String::new();
-                let _ = request.as_reader().read_to_string(&mut body);
-                let (path, query) = request
-                    .url()
-                    .split_once('?')
-                    .map_or((request.url().to_string(), String::new()), |(p, q)| {
-                        (p.to_string(), q.to_string())
-                    });
-                seen.lock().unwrap().push(Hit {
-                    method: request.method().to_string(),
-                    path,
-                    query,
-                    headers: request
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect(),
-                    body,
-                });
-                let hit_path = seen.lock().unwrap().last().unwrap().path.clone();
+                let hit = Hit::read(&mut request);
+                let hit_path = hit.path.clone();
+                seen.lock().unwrap().push(hit);
                 let (status, after) = answers.next().unwrap_or((0, None));
                 let (status, body) = match status {
                     0 => documented_answer(&hit_path),

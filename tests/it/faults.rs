@@ -535,14 +535,9 @@ fn one_confirmed_entry(env: &TestEnv) -> String {
     sha
 }
 
-#[test]
-fn racing_retries_and_hooks_deliver_one_push_once() {
-    let server = FaultServer::start(Fault::Slow(Duration::from_millis(200)));
-    let mut env = env_for(&server);
-    env.set_api_url(Some(&closed_port_url()));
-    let sha = one_confirmed_entry(&env);
-    env.set_api_url(Some(&server.url()));
-
+/// Twelve `retry`s and the hooks of three feature-branch pushes at once, with `sha` due;
+/// returns once it is delivered and a moment more, for a second request to show.
+fn race_retries_and_hooks(env: &TestEnv, sha: &str) {
     let mut children = Vec::new();
     for _ in 0..12 {
         let mut cmd = env.dispatch_cmd(&["retry"]);
@@ -559,7 +554,7 @@ fn racing_retries_and_hooks_deliver_one_push_once() {
         let line = format!(
             "refs/heads/f{i} {sha} refs/heads/f{i} 0000000000000000000000000000000000000000\n"
         );
-        children.push(hook_under_shell(&env, &line).spawn().unwrap());
+        children.push(hook_under_shell(env, &line).spawn().unwrap());
     }
     for mut child in children {
         child.wait().unwrap();
@@ -568,6 +563,17 @@ fn racing_retries_and_hooks_deliver_one_push_once() {
         entries(s).is_empty() && !recent(s).is_empty()
     });
     thread::sleep(Duration::from_millis(500));
+}
+
+#[test]
+fn racing_retries_and_hooks_deliver_one_push_once() {
+    let server = FaultServer::start(Fault::Slow(Duration::from_millis(200)));
+    let mut env = env_for(&server);
+    env.set_api_url(Some(&closed_port_url()));
+    let sha = one_confirmed_entry(&env);
+    env.set_api_url(Some(&server.url()));
+
+    race_retries_and_hooks(&env, &sha);
     assert_eq!(server.seen().len(), 1, "exactly one request for one push");
     assert_eq!(server.accepted(), 1);
 }
@@ -809,29 +815,7 @@ fn racing_retries_and_hooks_fire_one_deploy_hook_once() {
     let before = server.seen().len();
     server.set_fallback(Fault::Slow(Duration::from_millis(200)));
 
-    let mut children = Vec::new();
-    for _ in 0..12 {
-        let mut cmd = env.dispatch_cmd(&["retry"]);
-        children.push(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-    }
-    for i in 0..3 {
-        let line = format!(
-            "refs/heads/f{i} {sha} refs/heads/f{i} 0000000000000000000000000000000000000000\n"
-        );
-        children.push(hook_under_shell(&env, &line).spawn().unwrap());
-    }
-    for mut child in children {
-        child.wait().unwrap();
-    }
-    env.wait_status(TIMEOUT, "delivery", |s| {
-        entries(s).is_empty() && !recent(s).is_empty()
-    });
-    thread::sleep(Duration::from_millis(500));
+    race_retries_and_hooks(&env, &sha);
     assert_eq!(
         server.seen().len() - before,
         1,

@@ -580,18 +580,7 @@ fn is_zombie(pid: i32) -> bool {
 #[test]
 fn notify_command_runs_once_with_validated_values_and_never_the_token() {
     let (_fake, env) = following();
-    let log = env.home.join("notified");
-    env.git_ok(
-        &env.clone,
-        &[
-            "config",
-            "dispatch.notifyCommand",
-            &format!(
-                "env | grep '^GIT_DISPATCH' | sort >> {}",
-                sh_quote(log.to_str().unwrap())
-            ),
-        ],
-    );
+    let log = env.log_notifications();
     let sha = push_post(&env, "a.md");
     wait_outcome(&env);
     let start = Instant::now();
@@ -1048,11 +1037,7 @@ pub(crate) fn wait_follower_gone(env: &TestEnv) {
 #[test]
 fn a_rerun_after_the_outcome_is_followed_only_when_watch_or_status_refresh_asks() {
     let (fake, env) = following();
-    let failing = Build {
-        conclusion: "failure",
-        failed: Some(("build", Some("Run astro build"))),
-        ..Build::default()
-    };
+    let failing = Build::failing();
     fake.set_build("owner/site", failing.clone());
     push_post(&env, "a.md");
     assert_eq!(wait_outcome(&env)["outcome"], "failure");

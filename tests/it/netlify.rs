@@ -28,26 +28,6 @@ struct Plan {
     error: Option<&'static str>,
 }
 
-/// One request the fake got.
-#[derive(Clone, Debug)]
-struct Hit {
-    at: Instant,
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Hit {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 #[derive(Default)]
 struct State {
     hits: Vec<Hit>,
@@ -95,26 +75,7 @@ impl FakeNetlify {
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             for mut request in server.incoming_requests() {
-                let mut body = String::new();
-                let _ = request.as_reader().read_to_string(&mut body);
-                let (path, query) = request
-                    .url()
-                    .split_once('?')
-                    .map_or((request.url().to_string(), String::new()), |(p, q)| {
-                        (p.to_string(), q.to_string())
-                    });
-                let hit = Hit {
-                    at: Instant::now(),
-                    method: request.method().to_string(),
-                    path,
-                    query,
-                    headers: request
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect(),
-                    body,
-                };
+                let hit = Hit::read(&mut request);
                 let (status, headers, reply) = answer(&shared, hit);
                 let mut response = tiny_http::Response::from_string(reply).with_status_code(status);
                 response.add_header(
@@ -351,18 +312,7 @@ fn wait_outcome(env: &TestEnv) -> Value {
 fn a_netlify_site_is_built_through_its_api_and_followed_to_live() {
     let fake = FakeNetlify::start();
     let env = with_site(&fake);
-    let log = env.home.join("notified");
-    env.git_ok(
-        &env.clone,
-        &[
-            "config",
-            "dispatch.notifyCommand",
-            &format!(
-                "env | grep '^GIT_DISPATCH' | sort >> {}",
-                sh_quote(log.to_str().unwrap())
-            ),
-        ],
-    );
+    let log = env.log_notifications();
     let config = fs::read_to_string(env.clone.join(".git/config")).unwrap();
     assert!(config.contains(&format!("netlify = {SITE}")), "{config}");
     assert_eq!(mode(&env.credentials_path()) & 0o777, 0o600);

@@ -309,14 +309,7 @@ fn watch_on_a_terminal_shows_the_step_of_a_build_shorter_than_the_settle_window(
 #[test]
 fn with_following_turned_off_an_old_failed_build_is_no_status_failure() {
     let (fake, env) = crate::follow::following();
-    fake.set_build(
-        "owner/site",
-        Build {
-            conclusion: "failure",
-            failed: Some(("build", Some("Run astro build"))),
-            ..Build::default()
-        },
-    );
+    fake.set_build("owner/site", Build::failing());
     push_post(&env, "a.md");
     assert_eq!(wait_outcome(&env)["outcome"], "failure");
     assert_exit(&env.dispatch(&["status"]), 1, "the newest build failed");
@@ -599,14 +592,7 @@ fn a_rerun_that_passes_is_notified_again_with_the_sites_address() {
             ),
         ],
     );
-    fake.set_build(
-        "owner/site",
-        Build {
-            conclusion: "failure",
-            failed: Some(("build", Some("Run astro build"))),
-            ..Build::default()
-        },
-    );
+    fake.set_build("owner/site", Build::failing());
     push_post(&env, "a.md");
     assert_eq!(wait_outcome(&env)["outcome"], "failure");
     let start = std::time::Instant::now();
@@ -752,10 +738,8 @@ fn a_failed_job_past_the_first_hundred_of_a_matrix_is_found_on_the_next_page() {
     fake.set_build(
         "owner/site",
         Build {
-            conclusion: "failure",
-            failed: Some(("build", Some("Run astro build"))),
             matrix: 150,
-            ..Build::default()
+            ..Build::failing()
         },
     );
     push_post(&env, "a.md");
@@ -854,14 +838,7 @@ fn a_follower_killed_right_after_saving_a_failure_leaves_it_for_the_next_push() 
     let (fake, mut env) = following_with(crate::follow::SITE_WORKFLOW, None, &[]);
     // The follower dies the moment the outcome is on disk, before anything else.
     env.set_var("GIT_DISPATCH_TEST_DIE_AFTER_OUTCOME", "1");
-    fake.set_build(
-        "owner/site",
-        Build {
-            conclusion: "failure",
-            failed: Some(("build", Some("Run astro build"))),
-            ..Build::default()
-        },
-    );
+    fake.set_build("owner/site", Build::failing());
     push_post(&env, "a.md");
     // Read from disk: `status` would start a follower of its own.
     let dir = env.clone.join(".git/dispatch/runs");

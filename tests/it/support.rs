@@ -1756,6 +1756,24 @@ impl TestEnv {
         config_dir.join("git-dispatch").join("credentials.json")
     }
 
+    /// Sets the clone's `dispatch.notifyCommand` to append the `GIT_DISPATCH_*` variables
+    /// it gets, sorted, to a file in the test's home; that file.
+    pub fn log_notifications(&self) -> PathBuf {
+        let log = self.home.join("notified");
+        self.git_ok(
+            &self.clone,
+            &[
+                "config",
+                "dispatch.notifyCommand",
+                &format!(
+                    "env | grep '^GIT_DISPATCH' | sort >> {}",
+                    sh_quote(log.to_str().unwrap())
+                ),
+            ],
+        );
+        log
+    }
+
     /// `git-dispatch status --json`, parsed.
     pub fn status_json(&self) -> Value {
         let out = self.dispatch(&["status", "--json"]);
@@ -2044,6 +2062,17 @@ pub struct Build {
     pub lost_ms: u64,
 }
 
+impl Build {
+    /// A build that fails at the job `build`, step `Run astro build`.
+    pub fn failing() -> Build {
+        Build {
+            conclusion: "failure",
+            failed: Some(("build", Some("Run astro build"))),
+            ..Build::default()
+        }
+    }
+}
+
 impl Default for Build {
     fn default() -> Build {
         Build {
@@ -2083,6 +2112,52 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One request a fake host on loopback got (a deploy hook's host, Netlify's API).
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// When it arrived.
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Hit {
+    /// Reads `request` whole: its method, path and query apart, headers and body.
+    pub fn read(request: &mut tiny_http::Request) -> Hit {
+        let mut body = String::new();
+        let _ = request.as_reader().read_to_string(&mut body);
+        let (path, query) = request
+            .url()
+            .split_once('?')
+            .map_or((request.url().to_string(), String::new()), |(p, q)| {
+                (p.to_string(), q.to_string())
+            });
+        Hit {
+            at: Instant::now(),
+            method: request.method().to_string(),
+            path,
+            query,
+            headers: request
+                .headers()
+                .iter()
+                .map(|h| (h.field.to_string(), h.value.to_string()))
+                .collect(),
+            body,
+        }
+    }
+
+    /// A header's value, by any case of its name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// `2026-12-01T19:15:45Z`.
