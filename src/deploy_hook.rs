@@ -77,9 +77,8 @@ impl Host {
         match self {
             Host::Netlify => "Netlify: Site configuration > Build & deploy > Build hooks",
             Host::Vercel => "Vercel: the project's Settings > Git > Deploy Hooks",
-            Host::Cloudflare => {
-                "Cloudflare: the Worker's or Pages project's Settings > Builds > Deploy Hooks"
-            }
+            // A Worker's and a Pages project's settings alike.
+            Host::Cloudflare => "Cloudflare: the project's Settings > Builds > Deploy Hooks",
             Host::Render => "Render: the service's Settings > Deploy Hook",
             Host::Generic => "the host's settings",
         }

@@ -157,14 +157,15 @@ fn netlify(clone: &Path, run: &dyn Fn(&[&str]) -> Result<bool>) -> Result<Code> 
     };
     // The token first: `add` then finds it stored and has nothing to add; doctor checks
     // that it sees the site.
-    say::line(&format!(
-        "now a Netlify personal access token, made at {}",
-        crate::netlify::TOKEN_PAGE
-    ));
-    say::line(
-        "  (User settings > Applications > Personal access tokens; it acts as your Netlify \
-         user, so it is kept 0600 and sent only to Netlify's API)",
-    );
+    // Each row within 80 columns: the URL on one of its own, never cut by a wrap.
+    for row in [
+        "now a Netlify personal access token, made at",
+        crate::netlify::TOKEN_PAGE,
+        "  (User settings > Applications > Personal access tokens)",
+        "  it acts as you on Netlify: kept 0600, sent only to Netlify's API",
+    ] {
+        say::line(row);
+    }
     if !run(&["login", "--netlify"])? {
         return finish("no Netlify token stored");
     }

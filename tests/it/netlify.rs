@@ -793,7 +793,7 @@ fn the_guided_setup_takes_a_netlify_site_and_its_token_and_ends_with_doctor() {
     );
     for said in [
         "built on Netlify? answer netlify; Vercel, Cloudflare, Render? hook",
-        "now a Netlify personal access token, made at https://app.netlify.com/user/applications",
+        "now a Netlify personal access token, made at\r\ngit-dispatch: https://app.netlify.com/user/applications",
         "Netlify token for 127.0.0.1",
         &format!("added target netlify -> netlify site {SITE}"),
         "checking the setup (`git dispatch doctor`):",
